@@ -1,0 +1,25 @@
+import { defineConfig } from 'tsup';
+
+// One bundle per public entry point, in both module formats, so that `import` and `require` get the
+// same code and their own type declarations (.d.ts / .d.cts). nanoid is ESM-only: it is bundled so
+// the CommonJS build needs no require(esm).
+export default defineConfig({
+  entry: {
+    'middleware/index': 'middleware/index.ts',
+    'adapters/koa': 'adapters/koa.ts',
+    'src/testing/index': 'src/testing/index.ts',
+    'collector/index': 'collector/index.ts',
+    'collector/cli/loopctl': 'collector/cli/loopctl.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  target: 'node20',
+  platform: 'node',
+  splitting: false,
+  sourcemap: false,
+  // Not cleaned: parallel test runs read dist/ while another build writes it. CI starts from a clean clone.
+  clean: false,
+  shims: true,
+  noExternal: ['nanoid'],
+  outDir: 'dist',
+});
