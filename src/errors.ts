@@ -25,6 +25,24 @@ export const codes = {
   INSECURE_BIND: 'LOOP_ERR_INSECURE_BIND',
   /** The capture body did not pass validation at ingest. */
   INVALID_CAPTURE: 'LOOP_ERR_INVALID_CAPTURE',
+  /** The collector's database could not be opened or migrated; the message says why. */
+  STORAGE: 'LOOP_ERR_STORAGE',
+  /** A request to the collector's API was malformed (bad JSON, bad query parameter). */
+  BAD_REQUEST: 'LOOP_ERR_BAD_REQUEST',
+  /** An ingest body was larger than the collector's `maxBodyBytes`, compressed or decompressed. */
+  PAYLOAD_TOO_LARGE: 'LOOP_ERR_PAYLOAD_TOO_LARGE',
+  /** An ingest body used a Content-Encoding the collector does not decode. */
+  UNSUPPORTED_ENCODING: 'LOOP_ERR_UNSUPPORTED_ENCODING',
+  /** No collector route has this path. */
+  ROUTE_NOT_FOUND: 'LOOP_ERR_ROUTE_NOT_FOUND',
+  /** The collector route exists, but not for this HTTP method. */
+  METHOD_NOT_ALLOWED: 'LOOP_ERR_METHOD_NOT_ALLOWED',
+  /** Something failed inside the collector; the detail is in its log, never in the answer. */
+  INTERNAL: 'LOOP_ERR_INTERNAL',
+  /** The collector could not listen (address in use, no permission). */
+  LISTEN_FAILED: 'LOOP_ERR_LISTEN',
+  /** A replay was refused because the captured request holds redacted values. */
+  REPLAY_REDACTED: 'LOOP_ERR_REPLAY_REDACTED',
 } as const;
 
 export type LoopErrorCode = (typeof codes)[keyof typeof codes];

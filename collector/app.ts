@@ -1,0 +1,159 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { codes } from '../src/errors.js';
+import { filterFromQuery } from './filter-params.js';
+import { createTokenCheck } from './http/auth.js';
+import { HttpError, sendError, sendJson } from './http/http-error.js';
+import { readBody } from './http/read-body.js';
+import { CollectorMetrics, type RejectReason } from './metrics.js';
+import type { CaptureStore } from './storage/types.js';
+import { validateBatch } from './validate-capture.js';
+
+export interface AppOptions {
+  store: CaptureStore;
+  token?: string | undefined;
+  maxBodyBytes: number;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
+
+interface Route {
+  pattern: RegExp;
+  /** Whether the bearer token (when one is set) is required. */
+  auth: boolean;
+  methods: Partial<Record<string, Handler>>;
+}
+
+/**
+ * The collector's HTTP API as a plain node:http request listener: no port, no process. `server.ts`
+ * listens; tests may call the handler on any server.
+ */
+export function createApp(options: AppOptions): { handler: RequestListener; metrics: CollectorMetrics } {
+  const { store, maxBodyBytes } = options;
+  const metrics = new CollectorMetrics();
+  const tokenOk = options.token ? createTokenCheck(options.token) : undefined;
+
+  const ingest: Handler = async (req, res) => {
+    let records;
+    try {
+      const bytes = await readBody(req, maxBodyBytes);
+      let body: unknown;
+      try {
+        body = JSON.parse(bytes.toString('utf8'));
+      } catch (err) {
+        throw new HttpError(400, codes.BAD_REQUEST, `request body is not valid JSON: ${(err as Error).message}`);
+      }
+      records = validateBatch(body);
+    } catch (err) {
+      if (err instanceof HttpError) metrics.reject(rejectReason(err));
+      throw err;
+    }
+    const result = await store.insert(records);
+    metrics.ingested += result.inserted;
+    metrics.duplicates += result.duplicates;
+    sendJson(res, 200, result);
+  };
+
+  const list: Handler = async (_req, res, url) => {
+    const filter = filterFromQuery(url.searchParams);
+    sendJson(res, 200, { captures: await store.list(filter) });
+  };
+
+  const get: Handler = async (_req, res, _url, [id]) => {
+    const record = await store.get(id!);
+    if (!record) throw notFound(id!);
+    sendJson(res, 200, record);
+  };
+
+  const remove: Handler = async (_req, res, _url, [id]) => {
+    if (!(await store.delete(id!))) throw notFound(id!);
+    sendJson(res, 200, { deleted: true });
+  };
+
+  const healthz: Handler = async (_req, res) => {
+    if (await store.ping()) sendJson(res, 200, { status: 'ok' });
+    else sendJson(res, 503, { status: 'unavailable' });
+  };
+
+  const metricsRoute: Handler = async (_req, res) => {
+    const text = Buffer.from(metrics.render(await store.count()));
+    res.writeHead(200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+      'content-length': String(text.length),
+      'cache-control': 'no-store',
+    });
+    res.end(text);
+  };
+
+  const routes: Route[] = [
+    { pattern: /^\/healthz$/, auth: false, methods: { GET: healthz, HEAD: healthz } },
+    { pattern: /^\/metrics$/, auth: true, methods: { GET: metricsRoute, HEAD: metricsRoute } },
+    { pattern: /^\/v1\/captures$/, auth: true, methods: { GET: list, HEAD: list, POST: ingest } },
+    { pattern: /^\/v1\/captures\/([^/]+)$/, auth: true, methods: { GET: get, HEAD: get, DELETE: remove } },
+  ];
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://collector.invalid');
+    const route = routes.find((r) => r.pattern.test(url.pathname));
+    if (!route) {
+      throw new HttpError(404, codes.ROUTE_NOT_FOUND, `no route ${url.pathname}: the API is under /v1/ (and /healthz, /metrics)`);
+    }
+    const method = req.method ?? 'GET';
+    const run = route.methods[method];
+    if (!run) {
+      const allow = Object.keys(route.methods).join(', ');
+      throw new HttpError(405, codes.METHOD_NOT_ALLOWED, `method ${method} is not allowed on ${url.pathname}; use ${allow}`, {
+        allow,
+      });
+    }
+    if (route.auth && tokenOk && !tokenOk(req)) {
+      if (run === ingest) metrics.reject('unauthorized');
+      throw new HttpError(401, codes.UNAUTHORIZED, 'missing or wrong bearer token; send Authorization: Bearer <token>', {
+        'www-authenticate': 'Bearer',
+      });
+    }
+    const params = (route.pattern.exec(url.pathname) ?? []).slice(1).map(decodeParam);
+    await run(req, res, url, params);
+  }
+
+  const handler: RequestListener = (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        sendError(req, res, err);
+        return;
+      }
+      if (err instanceof Error && 'code' in err && err.code === codes.BAD_REQUEST) {
+        sendError(req, res, new HttpError(400, codes.BAD_REQUEST, err.message));
+        return;
+      }
+      // Only a safe message leaves the collector; the detail goes to its own log.
+      console.error(`httploop collector: ${req.method} ${req.url} failed:`, err);
+      sendError(req, res, new HttpError(500, codes.INTERNAL, 'internal error'));
+    });
+  };
+  return { handler, metrics };
+}
+
+function notFound(id: string): HttpError {
+  return new HttpError(404, codes.NOT_FOUND, `no capture with id ${id}`);
+}
+
+function decodeParam(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new HttpError(400, codes.BAD_REQUEST, `bad percent-encoding in '${text}'`);
+  }
+}
+
+function rejectReason(err: HttpError): RejectReason {
+  switch (err.code) {
+    case codes.PAYLOAD_TOO_LARGE:
+      return 'too_large';
+    case codes.UNSUPPORTED_ENCODING:
+      return 'unsupported_encoding';
+    case codes.INVALID_CAPTURE:
+      return 'invalid';
+    default:
+      return 'malformed';
+  }
+}

@@ -1,0 +1,108 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
+import { LoopError, codes } from '../../src/errors.js';
+
+const REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  LOOP_TIMEOUT: 'no answer within 30 s',
+};
+
+/** loopctl's view of the collector API: one request per call, no keep-alive. */
+export class CollectorClient {
+  readonly #base: URL;
+  readonly #token: string | undefined;
+  /** The collector as named in messages. */
+  readonly display: string;
+
+  constructor(collectorUrl: string, token?: string) {
+    let base: URL | undefined;
+    try {
+      base = new URL(collectorUrl);
+    } catch {
+      base = undefined;
+    }
+    if (!base || (base.protocol !== 'http:' && base.protocol !== 'https:') || base.search || base.hash) {
+      throw new LoopError(
+        codes.USAGE,
+        `bad collector URL '${collectorUrl}': use an http(s) URL like http://127.0.0.1:5678 (--collector or LOOP_COLLECTOR)`,
+      );
+    }
+    base.pathname = base.pathname.replace(/\/+$/, '');
+    this.#base = base;
+    this.#token = token || undefined;
+    this.display = `${base.origin}${base.pathname}`;
+  }
+
+  async list(query: Record<string, string | undefined>): Promise<CaptureSummary[]> {
+    const params = new URLSearchParams();
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, value);
+    const search = params.size ? `?${params}` : '';
+    const body = (await this.#request('GET', `/v1/captures${search}`)) as { captures: CaptureSummary[] };
+    return body.captures;
+  }
+
+  async get(id: string): Promise<CaptureRecord> {
+    return (await this.#request('GET', `/v1/captures/${encodeURIComponent(id)}`, id)) as CaptureRecord;
+  }
+
+  #request(method: string, path: string, id?: string): Promise<unknown> {
+    const url = new URL(`${this.#base.pathname}${path}`, this.#base);
+    const transport = url.protocol === 'https:' ? https : http;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(url, { method, headers, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', (err) => reject(this.#unreachable(err)));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            reject(
+              new LoopError(
+                codes.COLLECTOR_ERROR,
+                `${this.display} answered ${status} with something that is not JSON; does --collector point at a loopctl collector?`,
+              ),
+            );
+            return;
+          }
+          if (status >= 200 && status < 300) resolve(body);
+          else reject(this.#failure(status, body, id));
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'LOOP_TIMEOUT' })));
+      req.on('error', (err) => reject(this.#unreachable(err)));
+      req.end();
+    });
+  }
+
+  #unreachable(err: NodeJS.ErrnoException): LoopError {
+    const reason = REASONS[err.code ?? ''] ?? err.message;
+    return new LoopError(
+      codes.COLLECTOR_UNREACHABLE,
+      `cannot reach the collector at ${this.display} (${reason}); start it with 'loopctl serve' or set --collector / LOOP_COLLECTOR`,
+      { cause: err },
+    );
+  }
+
+  #failure(status: number, body: unknown, id: string | undefined): LoopError {
+    if (status === 401) {
+      return new LoopError(codes.UNAUTHORIZED, 'the collector refused the token; pass --token or set LOOP_TOKEN');
+    }
+    const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
+    if (status === 404 && id !== undefined && error?.code === codes.NOT_FOUND) {
+      return new LoopError(codes.NOT_FOUND, `no capture with id ${id}`);
+    }
+    return new LoopError(codes.COLLECTOR_ERROR, `the collector answered ${status}: ${error?.message ?? 'no reason given'}`);
+  }
+}

@@ -1,0 +1,24 @@
+import { CommanderError } from 'commander';
+import { LoopError } from '../../src/errors.js';
+
+/**
+ * The CLI's one exit point for errors: one line on stderr, `loopctl: <what happened and the fix>`, and
+ * the exit code (0 for --help/--version, else 2).
+ */
+export function handleError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    // Help already printed because no command was given: a usage error without another line.
+    if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') return 2;
+    stderr.write(`loopctl: ${err.message.replace(/^error: /, '')} (see loopctl --help)\n`);
+    return 2;
+  }
+  if (err instanceof LoopError) {
+    stderr.write(`loopctl: ${err.message}\n`);
+    return 2;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  stderr.write(`loopctl: unexpected error: ${message}; run again with LOOP_DEBUG=1 for details\n`);
+  if (process.env.LOOP_DEBUG && err instanceof Error && err.stack) stderr.write(`${err.stack}\n`);
+  return 2;
+}

@@ -1,0 +1,10 @@
+/**
+ * `httploop/collector`: the collector as a library. `loopctl serve` is built on the same pieces.
+ */
+export { createCollector, type Collector, type CollectorOptions } from './collector.js';
+export { startCollector, type RunningCollector, type StartCollectorOptions } from './server.js';
+export type { ListenAddress } from './listen.js';
+export { SqliteStore, type SqliteStoreOptions } from './storage/sqlite.js';
+export type { CaptureFilter, CaptureStore, InsertResult } from './storage/types.js';
+export type { CaptureRecord, CaptureSummary } from '../src/capture/record.js';
+export { LoopError, codes } from '../src/errors.js';

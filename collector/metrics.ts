@@ -1,0 +1,33 @@
+/** Why an ingest request was refused; each reason is a label value of the rejected counter. */
+export type RejectReason = 'invalid' | 'malformed' | 'too_large' | 'unsupported_encoding' | 'unauthorized';
+
+const REASONS: RejectReason[] = ['invalid', 'malformed', 'too_large', 'unsupported_encoding', 'unauthorized'];
+
+/** The collector's counters, rendered in the Prometheus text exposition format (version 0.0.4). */
+export class CollectorMetrics {
+  ingested = 0;
+  duplicates = 0;
+  readonly rejected = new Map<RejectReason, number>(REASONS.map((r) => [r, 0]));
+
+  reject(reason: RejectReason): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  }
+
+  render(stored: number): string {
+    const lines = [
+      '# HELP httploop_collector_captures_ingested_total Captures stored by ingest requests.',
+      '# TYPE httploop_collector_captures_ingested_total counter',
+      `httploop_collector_captures_ingested_total ${this.ingested}`,
+      '# HELP httploop_collector_captures_duplicate_total Captures received again (retried batches) and not stored twice.',
+      '# TYPE httploop_collector_captures_duplicate_total counter',
+      `httploop_collector_captures_duplicate_total ${this.duplicates}`,
+      '# HELP httploop_collector_ingest_rejected_total Ingest requests refused, by reason.',
+      '# TYPE httploop_collector_ingest_rejected_total counter',
+      ...[...this.rejected].map(([reason, n]) => `httploop_collector_ingest_rejected_total{reason="${reason}"} ${n}`),
+      '# HELP httploop_collector_captures_stored Captures in the database now.',
+      '# TYPE httploop_collector_captures_stored gauge',
+      `httploop_collector_captures_stored ${stored}`,
+    ];
+    return `${lines.join('\n')}\n`;
+  }
+}

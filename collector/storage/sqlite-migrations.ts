@@ -1,0 +1,81 @@
+import type Database from 'better-sqlite3';
+import { LoopError, codes } from '../../src/errors.js';
+
+/**
+ * Versioned schema changes, applied in order, each in its own transaction, recorded in
+ * `schema_migrations`. Never edit a released migration: add the next one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'captures',
+    // The listed fields live in `captures` so that listing never reads a body; the full record (with
+    // bodies, possibly megabytes) lives apart in `capture_records`. AUTOINCREMENT: a deleted display id
+    // is never given again, so `--id 3` cannot silently point at another capture later.
+    sql: `
+      CREATE TABLE captures (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           TEXT    NOT NULL UNIQUE,
+        service      TEXT    NOT NULL,
+        instance     TEXT    NOT NULL,
+        started_at   INTEGER NOT NULL,
+        duration_ms  REAL    NOT NULL,
+        method       TEXT    NOT NULL,
+        path         TEXT    NOT NULL,
+        url          TEXT    NOT NULL,
+        status       INTEGER NOT NULL,
+        destination  TEXT    NOT NULL,
+        route        TEXT,
+        trace_id     TEXT,
+        aborted      INTEGER NOT NULL,
+        error        TEXT,
+        size         INTEGER NOT NULL,
+        received_at  INTEGER NOT NULL
+      );
+      CREATE TABLE capture_records (
+        seq     INTEGER PRIMARY KEY REFERENCES captures(seq) ON DELETE CASCADE,
+        record  TEXT    NOT NULL
+      );
+      CREATE INDEX captures_status     ON captures(status);
+      CREATE INDEX captures_service    ON captures(service);
+      CREATE INDEX captures_path       ON captures(path);
+      CREATE INDEX captures_started_at ON captures(started_at);
+      CREATE INDEX captures_trace_id   ON captures(trace_id);
+    `,
+  },
+];
+
+/** Brings the database at `file` up to the newest known schema version. */
+export function migrate(db: Database.Database, file: string): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    applied_at  INTEGER NOT NULL
+  )`);
+  const row = db.prepare('SELECT MAX(version) AS version FROM schema_migrations').get() as {
+    version: number | null;
+  };
+  const current = row.version ?? 0;
+  const newest = migrations[migrations.length - 1]!.version;
+  if (current > newest) {
+    throw new LoopError(
+      codes.STORAGE,
+      `the database ${file} has schema version ${current}, newer than this httploop knows (${newest}); ` +
+        'upgrade httploop or use another --db file',
+    );
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const migration of migrations) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, Date.now());
+    }).immediate();
+  }
+}

@@ -1,0 +1,255 @@
+import Database from 'better-sqlite3';
+import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
+import { LoopError, codes } from '../../src/errors.js';
+import { migrate } from './sqlite-migrations.js';
+import type { CaptureFilter, CaptureStore, InsertResult } from './types.js';
+
+/** Options for {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** How long a write waits for another connection's lock before failing, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+}
+
+interface SummaryRow {
+  seq: number;
+  id: string;
+  service: string;
+  instance: string;
+  started_at: number;
+  duration_ms: number;
+  method: string;
+  url: string;
+  status: number;
+  destination: string;
+  route: string | null;
+  trace_id: string | null;
+  aborted: number;
+  error: string | null;
+}
+
+const SUMMARY_COLUMNS =
+  'seq, id, service, instance, started_at, duration_ms, method, url, status, destination, route, trace_id, aborted, error';
+
+/**
+ * The embedded store: one SQLite file (better-sqlite3, WAL). Calls are synchronous; every write is one
+ * transaction that has committed (`synchronous=FULL`) when the call returns.
+ */
+export class SqliteStore implements CaptureStore {
+  readonly file: string;
+  readonly #db: Database.Database;
+  readonly #insertCapture: Database.Statement;
+  readonly #insertRecord: Database.Statement;
+  readonly #getBySeq: Database.Statement;
+  readonly #getById: Database.Statement;
+  readonly #deleteBySeq: Database.Statement;
+  readonly #deleteById: Database.Statement;
+  readonly #count: Database.Statement;
+  readonly #ping: Database.Statement;
+  /** List statements, one per filter shape, each prepared the first time that shape is asked for. */
+  readonly #listStatements = new Map<string, Database.Statement>();
+  readonly #insertBatch: Database.Transaction<(records: CaptureRecord[]) => InsertResult>;
+
+  constructor(file: string, options: SqliteStoreOptions = {}) {
+    this.file = file;
+    try {
+      this.#db = new Database(file);
+    } catch (err) {
+      throw new LoopError(codes.STORAGE, `cannot open the database ${file}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    try {
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma('synchronous = FULL');
+      this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+      this.#db.pragma('foreign_keys = ON');
+      migrate(this.#db, file);
+    } catch (err) {
+      this.#db.close();
+      if (err instanceof LoopError) throw err;
+      throw new LoopError(codes.STORAGE, `cannot use the database ${file}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+
+    this.#insertCapture = this.#db.prepare(`INSERT OR IGNORE INTO captures
+      (id, service, instance, started_at, duration_ms, method, path, url, status, destination, route,
+       trace_id, aborted, error, size, received_at)
+      VALUES (@id, @service, @instance, @startedAt, @durationMs, @method, @path, @url, @status,
+       @destination, @route, @traceId, @aborted, @error, @size, @receivedAt)`);
+    this.#insertRecord = this.#db.prepare('INSERT INTO capture_records (seq, record) VALUES (?, ?)');
+    this.#getBySeq = this.#db.prepare(
+      'SELECT r.seq AS seq, r.record AS record FROM capture_records r WHERE r.seq = ?',
+    );
+    this.#getById = this.#db.prepare(
+      'SELECT r.seq AS seq, r.record AS record FROM captures c JOIN capture_records r ON r.seq = c.seq WHERE c.id = ?',
+    );
+    this.#deleteBySeq = this.#db.prepare('DELETE FROM captures WHERE seq = ?');
+    this.#deleteById = this.#db.prepare('DELETE FROM captures WHERE id = ?');
+    this.#count = this.#db.prepare('SELECT COUNT(*) AS n FROM captures');
+    this.#ping = this.#db.prepare('SELECT 1 AS ok');
+
+    this.#insertBatch = this.#db.transaction((records: CaptureRecord[]): InsertResult => {
+      let inserted = 0;
+      let duplicates = 0;
+      const receivedAt = Date.now();
+      for (const record of records) {
+        const { seq: _ignored, ...stored } = record;
+        const json = JSON.stringify(stored);
+        const result = this.#insertCapture.run({
+          id: record.id,
+          service: record.service,
+          instance: record.instance,
+          startedAt: Date.parse(record.startedAt),
+          durationMs: record.durationMs,
+          method: record.request.method,
+          path: pathOf(record.request.url),
+          url: record.request.url,
+          status: record.response.status,
+          destination: record.destination ?? '',
+          route: record.route ?? null,
+          traceId: record.trace?.traceId ?? null,
+          aborted: record.response.aborted ? 1 : 0,
+          error: record.error?.message ?? null,
+          size: Buffer.byteLength(json),
+          receivedAt,
+        });
+        if (result.changes === 0) {
+          duplicates++;
+          continue;
+        }
+        this.#insertRecord.run(result.lastInsertRowid, json);
+        inserted++;
+      }
+      return { inserted, duplicates };
+    });
+  }
+
+  insert(records: CaptureRecord[]): InsertResult {
+    // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy_timeout) instead of
+    // failing half-way with SQLITE_BUSY on lock upgrade.
+    return this.#insertBatch.immediate(records);
+  }
+
+  list(filter: CaptureFilter = {}): CaptureSummary[] {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    if (filter.status) {
+      where.push('status BETWEEN @minStatus AND @maxStatus');
+      params.minStatus = filter.status.min;
+      params.maxStatus = filter.status.max;
+    }
+    if (filter.service !== undefined) {
+      where.push('service = @service');
+      params.service = filter.service;
+    }
+    if (filter.path !== undefined) {
+      // GLOB is case-sensitive like paths, and a literal prefix lets SQLite use the index.
+      where.push('path GLOB @pathGlob');
+      params.pathGlob = `${escapeGlob(filter.path)}*`;
+    }
+    if (filter.since !== undefined) {
+      where.push('started_at >= @since');
+      params.since = filter.since;
+    }
+    if (filter.traceId !== undefined) {
+      where.push('trace_id = @traceId');
+      params.traceId = filter.traceId;
+    }
+    const order = filter.order === 'desc' ? 'DESC' : 'ASC';
+    const limited = filter.limit !== undefined;
+    if (limited) params.limit = filter.limit!;
+
+    const key = `${where.join(' AND ')}|${order}|${limited}`;
+    let statement = this.#listStatements.get(key);
+    if (!statement) {
+      const condition = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      // A limit keeps the newest matches; `order` only decides how they are shown.
+      const sql = limited
+        ? `SELECT * FROM (SELECT ${SUMMARY_COLUMNS} FROM captures ${condition} ORDER BY seq DESC LIMIT @limit) ORDER BY seq ${order}`
+        : `SELECT ${SUMMARY_COLUMNS} FROM captures ${condition} ORDER BY seq ${order}`;
+      statement = this.#db.prepare(sql);
+      this.#listStatements.set(key, statement);
+    }
+    return (statement.all(params) as SummaryRow[]).map(toSummary);
+  }
+
+  get(idOrSeq: string | number): CaptureRecord | undefined {
+    const seq = asSeq(idOrSeq);
+    const row = (seq !== undefined ? this.#getBySeq.get(seq) : this.#getById.get(String(idOrSeq))) as
+      | { seq: number; record: string }
+      | undefined;
+    if (!row) return undefined;
+    const record = JSON.parse(row.record) as CaptureRecord;
+    record.seq = row.seq;
+    return record;
+  }
+
+  delete(idOrSeq: string | number): boolean {
+    const seq = asSeq(idOrSeq);
+    const result = seq !== undefined ? this.#deleteBySeq.run(seq) : this.#deleteById.run(String(idOrSeq));
+    return result.changes > 0;
+  }
+
+  count(): number {
+    return (this.#count.get() as { n: number }).n;
+  }
+
+  ping(): boolean {
+    try {
+      return (this.#ping.get() as { ok: number }).ok === 1;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    if (this.#db.open) this.#db.close();
+  }
+}
+
+/** A display id: a positive integer, or a string of digits. Anything else is a capture id (nanoid). */
+function asSeq(idOrSeq: string | number): number | undefined {
+  if (typeof idOrSeq === 'number') return Number.isSafeInteger(idOrSeq) && idOrSeq > 0 ? idOrSeq : -1;
+  if (/^[0-9]{1,15}$/.test(idOrSeq)) return Number(idOrSeq);
+  return undefined;
+}
+
+/** The path of a request target without its query; absolute-form targets (`http://h/p`) give `/p`. */
+export function pathOf(url: string): string {
+  let target = url;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
+    try {
+      return new URL(target).pathname;
+    } catch {
+      // Keep the raw target: a stored capture must never be refused for an odd URL.
+    }
+  }
+  const cut = target.search(/[?#]/);
+  if (cut !== -1) target = target.slice(0, cut);
+  return target;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[]/g, (c) => `[${c}]`);
+}
+
+function toSummary(row: SummaryRow): CaptureSummary {
+  const summary: CaptureSummary = {
+    seq: row.seq,
+    id: row.id,
+    service: row.service,
+    instance: row.instance,
+    startedAt: new Date(row.started_at).toISOString(),
+    durationMs: row.duration_ms,
+    method: row.method,
+    path: row.url,
+    status: row.status,
+    destination: row.destination,
+    traceId: row.trace_id ?? '',
+    aborted: row.aborted === 1,
+  };
+  if (row.route !== null) summary.route = row.route;
+  if (row.error !== null) summary.error = row.error;
+  return summary;
+}

@@ -1,0 +1,74 @@
+import type { IncomingMessage } from 'node:http';
+import { type Exchange, kExchange } from '../src/capture/exchange.js';
+import { internalError } from '../src/debug.js';
+
+type Next = (err?: unknown) => void;
+type WithExchange = { [kExchange]?: Exchange };
+type Fn = (this: unknown, ...args: unknown[]) => unknown;
+
+const kPatched = Symbol.for('httploop.express-layer');
+
+/**
+ * Lets captures hold the error an Express handler threw, rejected with, or passed to next(err).
+ * Express gives middleware no way to see errors raised after it, so, as APM agents do, the router's
+ * Layer is taught to hand watched requests a `next` that notes the error on the way through. Express
+ * 4 names the methods handle_request / handle_error, Express 5 (router 2) handleRequest / handleError.
+ * Requests that are not watched get the original next.
+ */
+export function watchExpressErrors(req: IncomingMessage): void {
+  try {
+    const app = (req as { app?: { _router?: Router; router?: Router } }).app;
+    if (app === undefined) return;
+    // Express 4 throws on `app.router`; its router is `_router`. Express 5 has `router`.
+    const router = app._router ?? app.router;
+    const layer = router?.stack?.[0];
+    if (layer === undefined) return;
+    const proto = Object.getPrototypeOf(layer) as Record<PropertyKey, unknown>;
+    if (proto[kPatched] === true) return;
+    proto[kPatched] = true;
+    for (const name of ['handle_request', 'handleRequest']) wrapRequest(proto, name);
+    for (const name of ['handle_error', 'handleError']) wrapError(proto, name);
+  } catch (err) {
+    internalError('express errors', err);
+  }
+}
+
+interface Router {
+  stack?: object[];
+}
+
+function wrapRequest(proto: Record<PropertyKey, unknown>, name: string): void {
+  const original = proto[name];
+  if (typeof original !== 'function') return;
+  proto[name] = function (this: unknown, req: WithExchange, res: unknown, next: Next) {
+    const ex = req[kExchange];
+    return (original as Fn).call(this, req, res, ex !== undefined && ex.watching ? noting(ex, next) : next);
+  };
+}
+
+function wrapError(proto: Record<PropertyKey, unknown>, name: string): void {
+  const original = proto[name];
+  if (typeof original !== 'function') return;
+  proto[name] = function (this: unknown, error: unknown, req: WithExchange, res: unknown, next: Next) {
+    const ex = req[kExchange];
+    if (ex === undefined || !ex.watching) return (original as Fn).call(this, error, req, res, next);
+    ex.error = error;
+    return (original as Fn).call(this, error, req, res, noting(ex, next));
+  };
+}
+
+// One wrapper per distinct `next` of a request (the router's and a route's), not per layer call.
+const wrappers = new WeakMap<Next, Next>();
+
+function noting(ex: Exchange, next: Next): Next {
+  let wrapped = wrappers.get(next);
+  if (wrapped === undefined) {
+    wrapped = function (this: unknown, err?: unknown) {
+      if (err !== undefined && err !== null && err !== 'route' && err !== 'router' && ex.watching) ex.error = err;
+      // eslint-disable-next-line prefer-rest-params
+      return (next as Fn).apply(this, arguments as unknown as unknown[]) as void;
+    };
+    wrappers.set(next, wrapped);
+  }
+  return wrapped;
+}

@@ -1,0 +1,308 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { nanoid } from 'nanoid';
+import type { CompiledRule, ExchangeView, Phase } from '../match/index.js';
+import { internalError } from '../debug.js';
+import { newSpanId, newTraceId } from '../trace/ids.js';
+import { parseTraceparent } from '../trace/traceparent.js';
+import { BodyTap } from './body.js';
+import type { CaptureRecord, CapturedError, CaptureTrace, HeaderList } from './record.js';
+import type { Redactor } from './redact.js';
+
+/** What a Recorder gives every exchange: resolved once per loop(), shared by all its requests. */
+export interface CaptureSettings {
+  service: string;
+  instance: string;
+  maxRequestBodyBytes: number;
+  maxResponseBodyBytes: number;
+  redactor: Redactor;
+  /** The rule set in force when the request arrived; a new set never changes a running exchange. */
+  rules: readonly CompiledRule[];
+  /** The framework's matched route for this request, read when the exchange ends. */
+  routeOf: (req: IncomingMessage) => string | undefined;
+  /** Where finished captures go (the ship queue). Must not throw. */
+  sink: (record: CaptureRecord) => void;
+}
+
+/** Node's own fields we read: the serialized header block and whether a body is sent at all. */
+interface ResponseInternals {
+  _header?: string | null;
+  _hasBody?: boolean;
+}
+
+const PENDING = 0;
+const CAPTURING = 1;
+const DONE = 2;
+
+export const kExchange = Symbol.for('httploop.exchange');
+
+/**
+ * One request/response pair under watch. It decides as early as the rules allow (request headers,
+ * request body, response headers, response end) and keeps body bytes only while the outcome is open
+ * or yes; the moment the answer is no, it lets go of everything.
+ */
+export class Exchange implements ExchangeView {
+  state = PENDING;
+  phase: Phase = 0;
+  reqTap: BodyTap | null = null;
+  resTap: BodyTap | null = null;
+  /** What the handler threw or passed to next(err), as the framework adapter saw it. */
+  error: unknown = undefined;
+  /** Set by adapters that know the route (Koa); Express's is read through settings.routeOf. */
+  route: string | undefined = undefined;
+  durationMs = 0;
+  /** The request stream's own push, called by the body tee. */
+  push: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | null = null;
+  private listening = false;
+  private responseHeaders: HeaderList | null = null;
+  private readonly startedAt = Date.now();
+  private readonly t0 = performance.now();
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    /** The request target as it arrived, before any router rewrote req.url. */
+    readonly url: string,
+    readonly settings: CaptureSettings,
+  ) {}
+
+  // ---- ExchangeView: what rules read ----
+
+  get method(): string {
+    return this.req.method ?? 'GET';
+  }
+  get path(): string {
+    const q = this.url.indexOf('?');
+    return q === -1 ? this.url : this.url.slice(0, q);
+  }
+  get service(): string {
+    return this.settings.service;
+  }
+  get status(): number {
+    return this.phase >= 2 ? this.res.statusCode : 0;
+  }
+  requestHeader(name: string): string | undefined {
+    const v = this.req.headers[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+  responseHeader(name: string): string | undefined {
+    const headers = this.sentHeaders();
+    if (headers !== null) {
+      let found: string | undefined;
+      for (const [k, v] of headers) if (k.toLowerCase() === name) found = found === undefined ? v : `${found}, ${v}`;
+      return found;
+    }
+    const v = this.res.getHeader(name);
+    if (v === undefined) return undefined;
+    return Array.isArray(v) ? v.join(', ') : String(v);
+  }
+  requestBody(): string | undefined {
+    return this.reqTap?.text();
+  }
+  responseBody(): string | undefined {
+    return this.resTap?.text();
+  }
+
+  // ---- events from the tee ----
+
+  get watching(): boolean {
+    return this.state !== DONE;
+  }
+
+  /** Evaluates the rules with what is known at `phase`; captures on the first yes, drops on all no. */
+  decide(phase: Phase): void {
+    if (phase > this.phase) this.phase = phase;
+    const rules = this.settings.rules;
+    let open = false;
+    for (let i = 0; i < rules.length; i++) {
+      const answer = rules[i]!.evaluate(this, this.phase);
+      if (answer === true) {
+        if (this.state === PENDING) this.state = CAPTURING;
+        this.listen();
+        return;
+      }
+      if (answer === undefined) open = true;
+    }
+    if (!open) this.drop();
+  }
+
+  onRequestChunk(chunk: unknown, encoding: unknown): void {
+    if (chunk === null) {
+      if (this.state === PENDING && this.phase < 1) this.decide(1);
+      return;
+    }
+    (this.reqTap ??= new BodyTap(this.settings.maxRequestBodyBytes)).push(chunk, encoding);
+  }
+
+  /** Called after the response's own write()/end() returned, so status and headers are final. */
+  onResponseWrite(chunk: unknown, encoding: unknown): void {
+    if (this.phase < 2) {
+      if (this.state === PENDING) this.decide(2);
+      else this.phase = 2;
+      if (this.state === DONE) return;
+      this.listen();
+    }
+    if ((this.res as ResponseInternals)._hasBody === false) return; // HEAD, 204, 304: nothing is sent
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    (this.resTap ??= new BodyTap(this.settings.maxResponseBodyBytes)).push(chunk, encoding);
+  }
+
+  /** The exchange is over: finished, or the connection closed first. */
+  finish(): void {
+    if (this.state === DONE) return;
+    try {
+      this.durationMs = performance.now() - this.t0;
+      this.phase = 3;
+      const names: string[] = [];
+      for (const rule of this.settings.rules) if (rule.evaluate(this, 3) === true) names.push(rule.name);
+      if (names.length > 0) this.settings.sink(this.toRecord(names));
+    } catch (err) {
+      internalError('capture', err);
+    }
+    this.drop();
+  }
+
+  private drop(): void {
+    this.state = DONE;
+    this.reqTap = null;
+    this.resTap = null;
+    this.responseHeaders = null;
+  }
+
+  private listen(): void {
+    if (this.listening) return;
+    this.listening = true;
+    this.res.on('close', onResponseClose);
+    // A response can already be closed (the client left while the handler was still working).
+    if (this.res.destroyed) process.nextTick(onResponseCloseTick, this);
+  }
+
+  private sentHeaders(): HeaderList | null {
+    if (this.responseHeaders !== null) return this.responseHeaders;
+    const block = (this.res as ResponseInternals)._header;
+    if (typeof block !== 'string' || block === '') return null;
+    this.responseHeaders = parseHeaderBlock(block);
+    return this.responseHeaders;
+  }
+
+  private toRecord(rules: string[]): CaptureRecord {
+    const { req, res, settings } = this;
+    const { redactor } = settings;
+    const redacted: string[] = [];
+    const requestHeaders = pairs(req.rawHeaders);
+    const responseHeaders = this.sentHeaders() ?? unsentHeaders(res);
+    const route = this.route ?? settings.routeOf(req);
+    const record: CaptureRecord = {
+      schema: 1,
+      id: nanoid(),
+      service: settings.service,
+      instance: settings.instance,
+      startedAt: new Date(this.startedAt).toISOString(),
+      durationMs: Math.round(this.durationMs * 1000) / 1000,
+      trace: traceOf(req),
+      request: {
+        method: this.method,
+        url: redactor.url(this.url, 'request.url', redacted),
+        httpVersion: req.httpVersion,
+        headers: redactor.headers(requestHeaders, 'request.headers', redacted),
+        body: redactor.body(
+          this.reqTap?.toBody(headerValue(requestHeaders, 'content-encoding')) ?? null,
+          headerValue(requestHeaders, 'content-type'),
+          'request.body',
+          redacted,
+        ),
+      },
+      response: {
+        status: res.statusCode,
+        headers: redactor.headers(responseHeaders, 'response.headers', redacted),
+        body: redactor.body(
+          this.resTap?.toBody(headerValue(responseHeaders, 'content-encoding')) ?? null,
+          headerValue(responseHeaders, 'content-type'),
+          'response.body',
+          redacted,
+        ),
+        aborted: !res.writableFinished,
+      },
+      destination: req.headers.host ?? `${req.socket?.localAddress ?? ''}:${req.socket?.localPort ?? ''}`,
+      outbound: [],
+      rules,
+      redacted,
+    };
+    if (req.socket?.remoteAddress !== undefined) record.request.remoteAddress = req.socket.remoteAddress;
+    if (res.statusMessage) record.response.statusMessage = res.statusMessage;
+    if (route !== undefined) record.route = route;
+    if (this.error !== undefined) record.error = serializeError(this.error);
+    const replayOf = req.headers['loop-replay'];
+    if (typeof replayOf === 'string') record.replayOf = replayOf;
+    return record;
+  }
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const ex = (this as unknown as Record<symbol, Exchange | undefined>)[kExchange];
+  if (ex !== undefined) ex.finish();
+}
+
+function onResponseCloseTick(ex: Exchange): void {
+  ex.finish();
+}
+
+function pairs(raw: string[]): HeaderList {
+  const out: HeaderList = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+function headerValue(list: HeaderList, lowerName: string): string | undefined {
+  for (const [k, v] of list) if (k.toLowerCase() === lowerName) return v;
+  return undefined;
+}
+
+/** Parses Node's serialized header block (`HTTP/1.1 500 …\r\nName: value\r\n…`): exact names, order. */
+export function parseHeaderBlock(block: string): HeaderList {
+  const out: HeaderList = [];
+  const lines = block.split('\r\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '') break;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    out.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+  }
+  return out;
+}
+
+/** Headers of a response whose header block was never sent (the client left first). */
+function unsentHeaders(res: ServerResponse): HeaderList {
+  const out: HeaderList = [];
+  // getRawHeaderNames (Node >= 15) keeps the names as the app spelled them; @types/node 20 lacks it.
+  for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
+    const v = res.getHeader(name);
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const item of v) out.push([name, item]);
+    else out.push([name, String(v)]);
+  }
+  return out;
+}
+
+function traceOf(req: IncomingMessage): CaptureTrace {
+  const tp = req.headers.traceparent;
+  const parsed = parseTraceparent(typeof tp === 'string' ? tp : undefined);
+  const trace: CaptureTrace = parsed
+    ? { traceId: parsed.traceId, spanId: newSpanId(), parentSpanId: parsed.parentId }
+    : { traceId: newTraceId(), spanId: newSpanId() };
+  const ts = req.headers.tracestate;
+  if (parsed && ts !== undefined) trace.tracestate = Array.isArray(ts) ? ts.join(',') : ts;
+  return trace;
+}
+
+export function serializeError(err: unknown): CapturedError {
+  if (err instanceof Error) {
+    const out: CapturedError = { name: err.name, message: err.message };
+    if (err.stack !== undefined) out.stack = err.stack;
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string') out.code = code;
+    return out;
+  }
+  return { name: typeof err, message: String(err) };
+}

@@ -1,0 +1,42 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { internalError } from '../debug.js';
+import { Exchange, type CaptureSettings, kExchange } from './exchange.js';
+import { attachRequestTee, installResponseTee } from './tee.js';
+
+type WithExchange = { [kExchange]?: Exchange | undefined };
+
+/**
+ * Starts watching requests for one loop(): framework adapters call begin() first thing and get the
+ * exchange back (or undefined when the rules already say no, or the request is not to be watched).
+ */
+export class Recorder {
+  constructor(
+    private settings: CaptureSettings,
+    private readonly captureReplays: boolean,
+  ) {
+    installResponseTee();
+  }
+
+  /** Swaps the settings (a new rule set) for requests that arrive from now on. */
+  update(settings: CaptureSettings): void {
+    this.settings = settings;
+  }
+
+  begin(req: IncomingMessage, res: ServerResponse): Exchange | undefined {
+    try {
+      // Already watched by another loop() (mounted twice, or Koa inside Express).
+      if ((req as WithExchange)[kExchange] !== undefined) return undefined;
+      if (!this.captureReplays && req.headers['loop-replay'] !== undefined) return undefined;
+      const ex = new Exchange(req, res, req.url ?? '/', this.settings);
+      ex.decide(0);
+      if (!ex.watching) return undefined;
+      (req as WithExchange)[kExchange] = ex;
+      (res as WithExchange)[kExchange] = ex;
+      attachRequestTee(req, ex);
+      return ex;
+    } catch (err) {
+      internalError('begin', err);
+      return undefined;
+    }
+  }
+}

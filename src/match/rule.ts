@@ -1,0 +1,105 @@
+/**
+ * The rule language: which exchanges get captured.
+ *
+ *     responseHeaders[":status"] == prefix("5")
+ *     method == "POST" && (status >= 500 || duration > 2000)
+ *     path == prefix("/api/") && requestHeaders["x-debug"] in ["1", "true"]
+ *
+ * A rule is compiled once into a tree of closures. An exchange is evaluated as it unfolds, in Envoy's
+ * order (request headers, request body, response headers, response end), and the answer is three-valued:
+ * `undefined` means "needs a later phase", so the middleware stops buffering the moment the outcome is
+ * known (`method == "POST" && status >= 500` is already false at request headers for a GET).
+ */
+import { compile } from './compile.js';
+import { parseRule } from './parser.js';
+import { ruleSyntaxError } from './syntax-error.js';
+import { internalError } from '../debug.js';
+import { codes, LoopError } from '../errors.js';
+
+export { RuleSyntaxError } from './syntax-error.js';
+
+/** Request headers are known: `method`, `path`, `service`, `requestHeaders[...]`. */
+export const PHASE_REQUEST_HEADERS = 0;
+/** The request body is complete: `requestBody`. */
+export const PHASE_REQUEST_BODY = 1;
+/** The response status and headers are known: `status`, `responseHeaders[...]`, `route`. */
+export const PHASE_RESPONSE_HEADERS = 2;
+/** The response is complete: `duration`, `responseBody`. */
+export const PHASE_RESPONSE_END = 3;
+
+export type Phase = 0 | 1 | 2 | 3;
+
+/** What a rule can see of an exchange; implemented by the middleware. */
+export interface ExchangeView {
+  readonly method: string;
+  /** Without the query. */
+  readonly path: string;
+  /** The request target including the query (the `:path` pseudo-header). */
+  readonly url: string;
+  readonly service: string;
+  /** 0 until known. */
+  readonly status: number;
+  readonly durationMs: number;
+  readonly route: string | undefined;
+  /** Repeated headers are joined with ", ". */
+  requestHeader(lowercaseName: string): string | undefined;
+  responseHeader(lowercaseName: string): string | undefined;
+  /** The UTF-8 text of the kept bytes; undefined if there are none. */
+  requestBody(): string | undefined;
+  responseBody(): string | undefined;
+}
+
+export interface CompiledRule {
+  /** The rule as written. */
+  readonly source: string;
+  /** The name given to compileRule; 'default' if none. */
+  readonly name: string;
+  /** The last phase whose data the rule reads (0..3); once evaluated there the answer is final. */
+  readonly lastPhase: Phase;
+  /** True when the rule reads `requestBody`, so the body must be kept until the rule is decided. */
+  readonly needsRequestBody: boolean;
+  /** True when the rule reads `responseBody`. */
+  readonly needsResponseBody: boolean;
+  /**
+   * Whether the exchange matches, as far as `phase` allows to say: true, false, or undefined when the
+   * answer needs data of a later phase. Never throws: a view that throws counts as no match.
+   */
+  evaluate(view: ExchangeView, phase: Phase): boolean | undefined;
+}
+
+/** Capture every server error; the seed's rule. */
+export const DEFAULT_RULE = 'responseHeaders[":status"] == prefix("5")';
+
+/**
+ * Compiles a rule. Throws a LoopError with code `LOOP_ERR_RULE_SYNTAX` (a RuleSyntaxError, with `line`
+ * and `column`) when the rule is not valid; the message shows the spot with a caret and what was
+ * expected there.
+ */
+export function compileRule(source: string, name: string = 'default'): CompiledRule {
+  if (typeof source !== 'string') {
+    throw new LoopError(codes.RULE_SYNTAX, `httploop: a rule must be a string, got ${typeof source}`);
+  }
+  const fail = (pos: number, problem: string, cause?: unknown): never => {
+    throw ruleSyntaxError(source, name, pos, problem, cause);
+  };
+  const compiled = compile(parseRule(source, fail), fail);
+  const root = compiled.evaluate;
+  const where = `rule "${name}"`;
+  return {
+    source,
+    name,
+    lastPhase: compiled.lastPhase,
+    needsRequestBody: compiled.needsRequestBody,
+    needsResponseBody: compiled.needsResponseBody,
+    evaluate(view: ExchangeView, phase: Phase): boolean | undefined {
+      try {
+        return root(view, phase);
+      } catch (err) {
+        // Nothing thrown here may reach the app (DESIGN.md, rules of the hot path): a failing view is
+        // a non-match, counted and reported once.
+        internalError(where, err);
+        return false;
+      }
+    },
+  };
+}
