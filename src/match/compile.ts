@@ -352,7 +352,8 @@ class Compiler {
     if (left.kind === 'not') {
       return this.fail(
         left.pos,
-        `'!' applies to ${describeNode(left.expr)} alone; to negate the comparison, put it in parentheses: !(a ${op} b)`,
+        `'!' applies to ${describeNode(left.expr)} alone; ` +
+          `to negate the comparison, put it in parentheses: !(a ${op} b)`,
       );
     }
     const condition = leftIsCondition ? left : right;

@@ -92,7 +92,8 @@ export class Lexer {
           const shown = e === '' || e === '\n' ? '\\' : `\\${e}`;
           this.fail(
             i,
-            `unknown escape '${shown}' in a string; strings know \\" \\' \\\\ \\n \\t (a backslash itself is \\\\, as in regex("\\\\d+"))`,
+            `unknown escape '${shown}' in a string; strings know \\" \\' \\\\ \\n \\t ` +
+              `(a backslash itself is \\\\, as in regex("\\\\d+"))`,
           );
         }
         value += decoded;

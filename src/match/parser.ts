@@ -104,9 +104,8 @@ const KEYWORD_HINTS: Record<string, string> = { and: '&&', or: '||', not: '!' };
 /** Deep enough for any rule a person writes, shallow enough to keep parsing and evaluation off the stack limit. */
 const MAX_DEPTH = 100;
 
-const OPERAND_LIST =
-  'requestHeaders["name"], responseHeaders["name"], method, path, status, duration, route, service, requestBody, responseBody';
-const FUNCTION_LIST = 'prefix, suffix, contains, regex, exact, present';
+const OPERAND_LIST = OPERANDS.map((o) => (o.endsWith('Headers') ? `${o}["name"]` : o)).join(', ');
+const FUNCTION_LIST = MATCHERS.join(', ');
 
 function isOperandName(s: string): s is OperandName {
   return (OPERANDS as readonly string[]).includes(s);
@@ -295,7 +294,9 @@ class Parser {
       } else this.fail(tok.pos, `expected a string or number in the list, found ${describe(tok)}`);
       this.advance();
       if (this.isPunct(',')) this.advance();
-      else if (!this.isPunct(']')) this.fail(this.tok.pos, `expected ',' or ']' in the list, found ${describe(this.tok)}`);
+      else if (!this.isPunct(']')) {
+        this.fail(this.tok.pos, `expected ',' or ']' in the list, found ${describe(this.tok)}`);
+      }
     }
     this.advance();
     return items;
@@ -349,9 +350,10 @@ class Parser {
         this.expectPunct(')', `expected ')' after the operand of present()`);
         return { kind: 'present', operand, pos: tok.pos };
       }
+      const example = word === 'regex' ? 'regex("^/api/")' : `${word}("/api")`;
       return this.fail(
         tok.pos,
-        `${word}() is a matcher: put it on the right of '==' or '!=', as in path == ${word === 'regex' ? 'regex("^/api/")' : `${word}("/api")`}`,
+        `${word}() is a matcher: put it on the right of '==' or '!=', as in path == ${example}`,
       );
     }
     return this.operand();
@@ -370,7 +372,9 @@ class Parser {
     }
     if (this.isPunct('(')) this.fail(this.tok.pos, `'${word}' is an operand, not a function`);
     if (word !== 'requestHeaders' && word !== 'responseHeaders') {
-      if (this.isPunct('[')) this.fail(this.tok.pos, `'${word}' has no [...]; only requestHeaders and responseHeaders do`);
+      if (this.isPunct('[')) {
+        this.fail(this.tok.pos, `'${word}' has no [...]; only requestHeaders and responseHeaders do`);
+      }
       return { kind: 'operand', name: word, header: undefined, pos: tok.pos };
     }
     this.expectPunct('[', `expected '[' after '${word}', as in ${word}["content-type"]`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { internalErrorCount } from '../../src/debug.js';
 import { codes, LoopError } from '../../src/errors.js';
 import {
   compileRule,
@@ -404,7 +405,9 @@ describe('evaluate never throws', () => {
   };
   for (const rule of [DEFAULT_RULE, 'method == "GET"', 'requestHeaders["a"] in ["b"]', 'present(responseBody)', 'duration > 1', '!route']) {
     test(rule, () => {
+      const before = internalErrorCount();
       assert.equal(compileRule(rule).evaluate(broken, PHASE_RESPONSE_END), false);
+      assert.equal(internalErrorCount(), before + 1, 'the failure is counted');
     });
   }
 });
