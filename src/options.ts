@@ -121,9 +121,8 @@ export function resolveOptions(options: LoopOptions | undefined, env: NodeJS.Pro
     }
   }
 
-  let enabled = options.enabled ?? !['1', 'true', 'yes'].includes((env.LOOP_DISABLED ?? '').toLowerCase());
+  const enabled = options.enabled ?? !['1', 'true', 'yes'].includes((env.LOOP_DISABLED ?? '').toLowerCase());
   if (typeof enabled !== 'boolean') throw invalidOption(`'enabled' must be true or false, got ${describe(options.enabled)}`);
-  if (options.enabled === undefined && env.LOOP_DISABLED !== undefined && enabled) enabled = true;
 
   const captureReplays = options.captureReplays ?? false;
   if (typeof captureReplays !== 'boolean') {
