@@ -7,7 +7,6 @@ export default defineConfig({
   entry: {
     'middleware/index': 'middleware/index.ts',
     'adapters/koa': 'adapters/koa.ts',
-    'src/testing/index': 'src/testing/index.ts',
     'collector/index': 'collector/index.ts',
     'collector/cli/loopctl': 'collector/cli/loopctl.ts',
   },

@@ -17,6 +17,7 @@ const REASONS: Record<string, string> = {
 /** loopctl's view of the collector API: one request per call, no keep-alive. */
 export class CollectorClient {
   readonly #base: URL;
+  readonly #basePath: string;
   readonly #token: string | undefined;
   /** The collector as named in messages. */
   readonly display: string;
@@ -34,10 +35,10 @@ export class CollectorClient {
         `bad collector URL '${collectorUrl}': use an http(s) URL like http://127.0.0.1:5678 (--collector or LOOP_COLLECTOR)`,
       );
     }
-    base.pathname = base.pathname.replace(/\/+$/, '');
     this.#base = base;
+    this.#basePath = base.pathname.replace(/\/+$/, '');
     this.#token = token || undefined;
-    this.display = `${base.origin}${base.pathname}`;
+    this.display = `${base.origin}${this.#basePath}`;
   }
 
   async list(query: Record<string, string | undefined>): Promise<CaptureSummary[]> {
@@ -53,7 +54,7 @@ export class CollectorClient {
   }
 
   #request(method: string, path: string, id?: string): Promise<unknown> {
-    const url = new URL(`${this.#base.pathname}${path}`, this.#base);
+    const url = new URL(`${this.#base.origin}${this.#basePath}${path}`);
     const transport = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;

@@ -1,5 +1,5 @@
 import type { CapturedBody, CaptureRecord, HeaderList } from '../../src/capture/record.js';
-import { asJson, asText, decodeBody } from '../../src/replay/body.js';
+import { asJson, asText, asTruncatedText, decodeBody } from '../../src/replay/body.js';
 
 const HEX_PREVIEW_BYTES = 32;
 
@@ -16,7 +16,7 @@ export function formatBody(body: CapturedBody | null | undefined, headers: Heade
   if (body.size === 0 && body.data === '') return ['(empty body)'];
   const bytes = decodeBody(body);
   const lines: string[] = [];
-  const text = body.contentEncoding ? undefined : asText(bytes);
+  const text = body.contentEncoding ? undefined : body.truncated ? asTruncatedText(bytes) : asText(bytes);
   if (text === undefined) {
     const kind = body.contentEncoding ? `${body.contentEncoding}-encoded` : 'binary';
     const hex = [...bytes.subarray(0, HEX_PREVIEW_BYTES)].map((b) => b.toString(16).padStart(2, '0')).join(' ');

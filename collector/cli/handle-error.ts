@@ -10,7 +10,12 @@ export function handleError(err: unknown, stderr: NodeJS.WritableStream = proces
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
     // Help already printed because no command was given: a usage error without another line.
     if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') return 2;
-    stderr.write(`loopctl: ${err.message.replace(/^error: /, '')} (see loopctl --help)\n`);
+    const message = err.message
+      .replace(/^error: /, '')
+      // Commander puts its suggestion on a second line: keep the promise of one line.
+      .replace(/\s*\n\(Did you mean (.*)\?\)/, '; did you mean $1?')
+      .replace(/\s*\n\s*/g, ' ');
+    stderr.write(`loopctl: ${message} (see loopctl --help)\n`);
     return 2;
   }
   if (err instanceof LoopError) {

@@ -39,6 +39,7 @@ export class SqliteStore implements CaptureStore {
   readonly #db: Database.Database;
   readonly #insertCapture: Database.Statement;
   readonly #insertRecord: Database.Statement;
+  readonly #exists: Database.Statement;
   readonly #getBySeq: Database.Statement;
   readonly #getById: Database.Statement;
   readonly #deleteBySeq: Database.Statement;
@@ -72,11 +73,14 @@ export class SqliteStore implements CaptureStore {
       });
     }
 
-    this.#insertCapture = this.#db.prepare(`INSERT OR IGNORE INTO captures
+    this.#insertCapture = this.#db.prepare(`INSERT INTO captures
       (id, service, instance, started_at, duration_ms, method, path, url, status, destination, route,
        trace_id, aborted, error, size, received_at)
       VALUES (@id, @service, @instance, @startedAt, @durationMs, @method, @path, @url, @status,
        @destination, @route, @traceId, @aborted, @error, @size, @receivedAt)`);
+    // Looked up first rather than INSERT OR IGNORE: an ignored insert still uses up an AUTOINCREMENT
+    // value, and display ids should stay 1, 2, 3 when batches are retried.
+    this.#exists = this.#db.prepare('SELECT 1 FROM captures WHERE id = ?').pluck();
     this.#insertRecord = this.#db.prepare('INSERT INTO capture_records (seq, record) VALUES (?, ?)');
     this.#getBySeq = this.#db.prepare(
       'SELECT r.seq AS seq, r.record AS record FROM capture_records r WHERE r.seq = ?',
@@ -94,6 +98,10 @@ export class SqliteStore implements CaptureStore {
       let duplicates = 0;
       const receivedAt = Date.now();
       for (const record of records) {
+        if (this.#exists.get(record.id) !== undefined) {
+          duplicates++;
+          continue;
+        }
         const { seq: _ignored, ...stored } = record;
         const json = JSON.stringify(stored);
         const result = this.#insertCapture.run({
@@ -114,10 +122,6 @@ export class SqliteStore implements CaptureStore {
           size: Buffer.byteLength(json),
           receivedAt,
         });
-        if (result.changes === 0) {
-          duplicates++;
-          continue;
-        }
         this.#insertRecord.run(result.lastInsertRowid, json);
         inserted++;
       }

@@ -1,0 +1,40 @@
+import { Command, Option } from 'commander';
+import { listCommand } from './commands/list.js';
+import { replayCommand } from './commands/replay.js';
+import { serveCommand } from './commands/serve.js';
+import { showCommand } from './commands/show.js';
+import { DEFAULT_COLLECTOR, type CliContext, type GlobalOptions } from './global-options.js';
+import { handleError } from './handle-error.js';
+
+/** Builds the loopctl command tree; every error leaves through {@link handleError}. */
+export function buildProgram(ctx: Omit<CliContext, 'globals'>): Command {
+  const program = new Command('loopctl');
+  const context: CliContext = { ...ctx, globals: () => program.opts<GlobalOptions>() };
+  program
+    .description('list, show and replay the requests httploop captured')
+    .addOption(
+      new Option('--collector <url>', 'collector base URL').env('LOOP_COLLECTOR').default(DEFAULT_COLLECTOR),
+    )
+    .addOption(new Option('--token <token>', 'bearer token for the collector').env('LOOP_TOKEN'))
+    .exitOverride()
+    // Commander's own messages go through handleError, as one `loopctl: ...` line.
+    .configureOutput({ outputError: () => {} })
+    .showHelpAfterError(false);
+  for (const command of [serveCommand(context), listCommand(context), showCommand(context), replayCommand(context)]) {
+    command.exitOverride().configureOutput({ outputError: () => {} });
+    program.addCommand(command);
+  }
+  return program;
+}
+
+/** Runs loopctl with `argv` (as process.argv) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  try {
+    const program = buildProgram({ setExitCode: (code) => (exitCode = code) });
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    return handleError(err);
+  }
+}
