@@ -11,15 +11,10 @@ type WithExchange = { [kExchange]?: Exchange | undefined };
  */
 export class Recorder {
   constructor(
-    private settings: CaptureSettings,
+    private readonly settings: CaptureSettings,
     private readonly captureReplays: boolean,
   ) {
     installResponseTee();
-  }
-
-  /** Swaps the settings (a new rule set) for requests that arrive from now on. */
-  update(settings: CaptureSettings): void {
-    this.settings = settings;
   }
 
   begin(req: IncomingMessage, res: ServerResponse): Exchange | undefined {

@@ -311,4 +311,25 @@ describe('transparency', () => {
     assert.equal(record!.request.body!.data, body);
     assert.equal(record!.route, '/hook');
   });
+
+  it('keeps its own failures from the app: counted, the response untouched', async () => {
+    const app = express();
+    const mw = watched();
+    app.use(mw);
+    app.get('/odd', (req, res) => {
+      // An app object that throws when read: building the capture fails, the app must not notice.
+      Object.defineProperty(req, 'route', { get: () => ({ get path(): string { throw new Error('odd route'); } }) });
+      res.status(500).send('still fine');
+    });
+    const server = http.createServer(app);
+    servers.push(server);
+    const url = await listen(server);
+    const before = mw.stats().internalErrors;
+    const r = await fetchRaw(url + '/odd');
+    assert.equal(r.status, 500);
+    assert.equal(r.body.toString(), 'still fine');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(mw.stats().internalErrors, before + 1);
+    assert.equal(mw.stats().captured, 0);
+  });
 });
