@@ -40,9 +40,12 @@ interface Router {
 function wrapRequest(proto: Record<PropertyKey, unknown>, name: string): void {
   const original = proto[name];
   if (typeof original !== 'function') return;
-  proto[name] = function (this: unknown, req: WithExchange, res: unknown, next: Next) {
+  proto[name] = function (this: { method?: string }, req: WithExchange, res: unknown, next: Next) {
     const ex = req[kExchange];
-    return (original as Fn).call(this, req, res, ex !== undefined && ex.watching ? noting(ex, next) : next);
+    // Layers inside a route (they have a method) pass errors to the route, which hands them to the
+    // router-level next below: wrapping only that one costs one closure per request.
+    if (ex === undefined || !ex.watching || this.method !== undefined) return (original as Fn).call(this, req, res, next);
+    return (original as Fn).call(this, req, res, noting(ex, next));
   };
 }
 
@@ -57,18 +60,15 @@ function wrapError(proto: Record<PropertyKey, unknown>, name: string): void {
   };
 }
 
-// One wrapper per distinct `next` of a request (the router's and a route's), not per layer call.
-const wrappers = new WeakMap<Next, Next>();
-
+/** The router's next for this request, wrapped once to note errors on the way through. */
 function noting(ex: Exchange, next: Next): Next {
-  let wrapped = wrappers.get(next);
-  if (wrapped === undefined) {
-    wrapped = function (this: unknown, err?: unknown) {
-      if (err !== undefined && err !== null && err !== 'route' && err !== 'router' && ex.watching) ex.error = err;
-      // eslint-disable-next-line prefer-rest-params
-      return (next as Fn).apply(this, arguments as unknown as unknown[]) as void;
-    };
-    wrappers.set(next, wrapped);
-  }
+  if (ex.nextIn === next) return ex.nextOut as Next;
+  const wrapped = function (this: unknown, err?: unknown) {
+    if (err !== undefined && err !== null && err !== 'route' && err !== 'router' && ex.watching) ex.error = err;
+    // eslint-disable-next-line prefer-rest-params
+    return (next as Fn).apply(this, arguments as unknown as unknown[]) as void;
+  };
+  ex.nextIn = next;
+  ex.nextOut = wrapped;
   return wrapped;
 }

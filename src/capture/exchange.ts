@@ -51,6 +51,9 @@ export class Exchange implements ExchangeView {
   /** Set by adapters that know the route (Koa); Express's is read through settings.routeOf. */
   route: string | undefined = undefined;
   durationMs = 0;
+  /** A framework's next() and the wrapper handed on in its place that notes errors (Express). */
+  nextIn: unknown = undefined;
+  nextOut: unknown = undefined;
   /** The request stream's own push, called by the body tee. */
   push: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | null = null;
   private listening = false;
