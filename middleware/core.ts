@@ -5,7 +5,7 @@ import type { CaptureRecord } from '../src/capture/record.js';
 import { internalError, internalErrorCount } from '../src/debug.js';
 import { compileRule, DEFAULT_RULE } from '../src/match/index.js';
 import { type LoopOptions, resolveOptions } from '../src/options.js';
-import { Shipper, type ShipperStats } from '../src/ship/shipper.js';
+import { emptyStats, Shipper, type ShipperStats } from '../src/ship/shipper.js';
 
 /** Counters of one loop(), from `loop().stats()`. */
 export interface LoopStats extends ShipperStats {
@@ -75,15 +75,7 @@ export function createLoopCore(options: LoopOptions | undefined, routeOf: (req: 
       await shipper?.close();
     },
     stats: () => ({
-      ...(shipper?.stats ?? {
-        enqueued: 0,
-        sent: 0,
-        queued: 0,
-        droppedQueueFull: 0,
-        droppedRejected: 0,
-        droppedAtClose: 0,
-        retries: 0,
-      }),
+      ...(shipper?.stats ?? emptyStats()),
       captured,
       internalErrors: internalErrorCount(),
     }),

@@ -59,3 +59,19 @@ export class LoopError extends Error {
 export function invalidOption(message: string): LoopError {
   return new LoopError(codes.INVALID_OPTION, `httploop: ${message}`);
 }
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  EPIPE: 'connection closed while sending',
+};
+
+/** A socket error in a few words for a one-line message: `connection refused`, `host not found`. */
+export function networkReason(err: NodeJS.ErrnoException): string {
+  return NETWORK_REASONS[err.code ?? ''] ?? err.message;
+}

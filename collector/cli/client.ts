@@ -1,18 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
-import { LoopError, codes } from '../../src/errors.js';
-
-const REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host not found',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'connection timed out',
-  LOOP_TIMEOUT: 'no answer within 30 s',
-};
+import { LoopError, codes, networkReason } from '../../src/errors.js';
 
 /** loopctl's view of the collector API: one request per call, no keep-alive. */
 export class CollectorClient {
@@ -88,7 +77,7 @@ export class CollectorClient {
   }
 
   #unreachable(err: NodeJS.ErrnoException): LoopError {
-    const reason = REASONS[err.code ?? ''] ?? err.message;
+    const reason = err.code === 'LOOP_TIMEOUT' ? 'no answer within 30 s' : networkReason(err);
     return new LoopError(
       codes.COLLECTOR_UNREACHABLE,
       `cannot reach the collector at ${this.display} (${reason}); start it with 'loopctl serve' or set --collector / LOOP_COLLECTOR`,

@@ -2,7 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { STATUS_CODES } from 'node:http';
 import type { CaptureRecord, HeaderList } from '../capture/record.js';
-import { LoopError, codes } from '../errors.js';
+import { LoopError, codes, networkReason } from '../errors.js';
 import { decodeBody } from './body.js';
 import type { Destination } from './destination.js';
 
@@ -100,17 +100,6 @@ export function buildReplayRequest(record: CaptureRecord, destination: Destinati
   return { method, target: `${destination.basePath}${target}`, headers, body };
 }
 
-const REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host not found',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ETIMEDOUT: 'connection timed out',
-  EPIPE: 'connection closed while sending',
-};
-
 /** Sends a replay request as-is: no redirects followed, no decompression, no connection reuse. */
 export function sendReplay(
   destination: Destination,
@@ -127,7 +116,7 @@ export function sendReplay(
         reject(new LoopError(codes.DESTINATION_UNREACHABLE, `the destination ${destination.display} sent ${err.message}`, { cause: err }));
         return;
       }
-      const reason = REASONS[err.code ?? ''] ?? err.message;
+      const reason = networkReason(err);
       reject(
         new LoopError(codes.DESTINATION_UNREACHABLE, `cannot connect to the destination ${destination.display} (${reason})`, {
           cause: err,

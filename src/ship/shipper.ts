@@ -35,6 +35,11 @@ export interface ShipperStats {
   retries: number;
 }
 
+/** The counters of a shipper that has sent nothing (also what loop() reports before its first capture). */
+export function emptyStats(): ShipperStats {
+  return { enqueued: 0, sent: 0, queued: 0, droppedQueueFull: 0, droppedRejected: 0, droppedAtClose: 0, retries: 0 };
+}
+
 const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 const BACKOFF_BASE_MS = 500;
@@ -58,15 +63,7 @@ export class Shipper {
   private warnedFull = false;
   private warnedRejected = false;
   private readonly idle: Array<() => void> = [];
-  readonly stats: ShipperStats = {
-    enqueued: 0,
-    sent: 0,
-    queued: 0,
-    droppedQueueFull: 0,
-    droppedRejected: 0,
-    droppedAtClose: 0,
-    retries: 0,
-  };
+  readonly stats: ShipperStats = emptyStats();
 
   constructor(private readonly options: ShipperOptions) {
     this.transport = new Transport(new URL('v1/captures', withSlash(options.collector)), options.token, options.timeoutMs);
