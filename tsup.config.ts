@@ -3,15 +3,7 @@ import { defineConfig } from 'tsup';
 // One bundle per public entry point, in both module formats, so that `import` and `require` get the
 // same code and their own type declarations (.d.ts / .d.cts). nanoid is ESM-only: it is bundled so
 // the CommonJS build needs no require(esm).
-export default defineConfig({
-  entry: {
-    'middleware/index': 'middleware/index.ts',
-    'adapters/koa': 'adapters/koa.ts',
-    'collector/index': 'collector/index.ts',
-    'collector/cli/loopctl': 'collector/cli/loopctl.ts',
-  },
-  format: ['esm', 'cjs'],
-  dts: true,
+const common = {
   target: 'node20',
   platform: 'node',
   splitting: false,
@@ -21,4 +13,19 @@ export default defineConfig({
   shims: true,
   noExternal: ['nanoid'],
   outDir: 'dist',
-});
+} as const;
+
+export default defineConfig([
+  {
+    ...common,
+    entry: {
+      'middleware/index': 'middleware/index.ts',
+      'adapters/koa': 'adapters/koa.ts',
+      'collector/index': 'collector/index.ts',
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+  },
+  // The loopctl binary: run, never imported, so one format and no declarations.
+  { ...common, entry: { 'collector/cli/loopctl': 'collector/cli/loopctl.ts' }, format: ['esm'], dts: false },
+]);
