@@ -40,8 +40,8 @@ interface Router {
 function wrapRequest(proto: Record<PropertyKey, unknown>, name: string): void {
   const original = proto[name];
   if (typeof original !== 'function') return;
-  proto[name] = function (this: { method?: string }, req: WithExchange, res: unknown, next: Next) {
-    const ex = req[kExchange];
+  proto[name] = function (this: { method?: string }, req: unknown, res: WithExchange, next: Next) {
+    const ex = res[kExchange];
     // Layers inside a route (they have a method) pass errors to the route, which hands them to the
     // router-level next below: wrapping only that one costs one closure per request.
     if (ex === undefined || !ex.watching || this.method !== undefined) return (original as Fn).call(this, req, res, next);
@@ -52,8 +52,8 @@ function wrapRequest(proto: Record<PropertyKey, unknown>, name: string): void {
 function wrapError(proto: Record<PropertyKey, unknown>, name: string): void {
   const original = proto[name];
   if (typeof original !== 'function') return;
-  proto[name] = function (this: unknown, error: unknown, req: WithExchange, res: unknown, next: Next) {
-    const ex = req[kExchange];
+  proto[name] = function (this: unknown, error: unknown, req: unknown, res: WithExchange, next: Next) {
+    const ex = res[kExchange];
     if (ex === undefined || !ex.watching) return (original as Fn).call(this, error, req, res, next);
     ex.error = error;
     return (original as Fn).call(this, error, req, res, noting(ex, next));

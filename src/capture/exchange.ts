@@ -58,7 +58,7 @@ export class Exchange implements ExchangeView {
   push: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | null = null;
   private listening = false;
   private responseHeaders: HeaderList | null = null;
-  private readonly startedAt = Date.now();
+  /** Monotonic start; the wall-clock start is derived from it only for captures (one clock read per request). */
   private readonly t0 = performance.now();
 
   constructor(
@@ -200,7 +200,7 @@ export class Exchange implements ExchangeView {
       id: nanoid(),
       service: settings.service,
       instance: settings.instance,
-      startedAt: new Date(this.startedAt).toISOString(),
+      startedAt: new Date(Date.now() - (performance.now() - this.t0)).toISOString(),
       durationMs: Math.round(this.durationMs * 1000) / 1000,
       trace: traceOf(req),
       request: {

@@ -20,12 +20,13 @@ export class Recorder {
   begin(req: IncomingMessage, res: ServerResponse): Exchange | undefined {
     try {
       // Already watched by another loop() (mounted twice, or Koa inside Express).
-      if ((req as WithExchange)[kExchange] !== undefined) return undefined;
+      if ((res as WithExchange)[kExchange] !== undefined) return undefined;
       if (!this.captureReplays && req.headers['loop-replay'] !== undefined) return undefined;
       const ex = new Exchange(req, res, req.url ?? '/', this.settings);
       ex.decide(0);
       if (!ex.watching) return undefined;
-      (req as WithExchange)[kExchange] = ex;
+      // Kept on the response only: every property added to a request or response costs (its
+      // backing store grows), and the hooks all reach the response.
       (res as WithExchange)[kExchange] = ex;
       attachRequestTee(req, ex);
       return ex;

@@ -55,6 +55,7 @@ export function attachRequestTee(req: IncomingMessage, ex: Exchange): void {
   const headers = req.headers;
   if (headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0')) return;
   ex.push = req.push;
+  (req as WithExchange)[kExchange] = ex;
   req.push = pushTee;
 }
 
