@@ -169,6 +169,8 @@ export async function startHttpServer(t: TestContext, handler: RequestListener):
 export interface HttpResult {
   status: number;
   headers: IncomingHttpHeaders;
+  /** The headers as they arrived: names as sent, in order, repeats kept. */
+  rawHeaders: Array<[string, string]>;
   body: Buffer;
   text: string;
   /** The body parsed as JSON (throws when it is not). */
@@ -188,7 +190,9 @@ export function httpRequest(
       res.on('end', () => {
         const body = Buffer.concat(chunks);
         const text = body.toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
+        const rawHeaders: Array<[string, string]> = [];
+        for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) rawHeaders.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders, body, text, json: () => JSON.parse(text) });
       });
     });
     req.on('error', reject);

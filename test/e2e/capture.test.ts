@@ -12,8 +12,8 @@ import Koa from 'koa';
 import { loop } from '../../middleware/index.js';
 import { loop as koaLoop } from '../../adapters/koa.js';
 import type { CaptureRecord } from '../../src/capture/record.js';
-import { close, fetchRaw, listen } from '../middleware/fixtures.js';
-import { runLoopctl, startTestCollector } from '../helpers.js';
+import { close, listen } from '../middleware/fixtures.js';
+import { httpRequest, runLoopctl, startTestCollector } from '../helpers.js';
 
 interface App {
   url: string;
@@ -95,9 +95,9 @@ for (const [name, build, route] of frameworks) {
       const env = { LOOP_COLLECTOR: collector.url };
       const host = new URL(app.url).host;
 
-      const ok = await fetchRaw(`${app.url}/health`);
+      const ok = await httpRequest(`${app.url}/health`);
       assert.equal(ok.status, 200);
-      const failed = await fetchRaw(`${app.url}/orders/42?expand=items`, {
+      const failed = await httpRequest(`${app.url}/orders/42?expand=items`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: '{"amount":1250,"currency":"EUR"}',
@@ -169,7 +169,7 @@ describe('redaction at the source', () => {
       await mw.close();
       await close(server);
     });
-    const r = await fetchRaw(`${url}/login?token=PLANTED-QUERY-4&next=%2Fhome`, {
+    const r = await httpRequest(`${url}/login?token=PLANTED-QUERY-4&next=%2Fhome`, {
       method: 'POST',
       headers: {
         authorization: 'Bearer PLANTED-AUTH-1',

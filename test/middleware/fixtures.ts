@@ -61,33 +61,6 @@ export async function captureReceiver(answer?: (batch: number) => { status: numb
   };
 }
 
-export interface RawResponse {
-  status: number;
-  headers: Array<[string, string]>;
-  body: Buffer;
-}
-
-/** One request with node:http; the response as it arrived (raw header names and order, exact bytes). */
-export function fetchRaw(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: Buffer | string } = {},
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const headers: Array<[string, string]> = [];
-        for (let i = 0; i < res.rawHeaders.length; i += 2) headers.push([res.rawHeaders[i]!, res.rawHeaders[i + 1]!]);
-        resolve({ status: res.statusCode!, headers, body: Buffer.concat(chunks) });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
-
 /** Headers that legitimately differ between two runs of the same response. */
 export function stable(headers: Array<[string, string]>): Array<[string, string]> {
   return headers.filter(([k]) => !['date', 'keep-alive'].includes(k.toLowerCase()));

@@ -8,7 +8,8 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { loop } from '../../middleware/index.js';
-import { captureReceiver, close, fetchRaw, listen, stable } from './fixtures.js';
+import { captureReceiver, close, listen, stable } from './fixtures.js';
+import { httpRequest } from '../helpers.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -69,10 +70,10 @@ describe('transparency', () => {
     };
     const { bare, looped } = await pair(handler);
     for (const path of ['/fail', '/ok']) {
-      const a = await fetchRaw(bare + path);
-      const b = await fetchRaw(looped + path);
+      const a = await httpRequest(bare + path);
+      const b = await httpRequest(looped + path);
       assert.equal(b.status, a.status);
-      assert.deepEqual(stable(b.headers), stable(a.headers));
+      assert.deepEqual(stable(b.rawHeaders), stable(a.rawHeaders));
       assert.deepEqual(b.body, a.body);
     }
   });
@@ -189,7 +190,7 @@ describe('transparency', () => {
     servers.push(bareServer, loopedServer);
     const bare = await listen(bareServer);
     const looped = await listen(loopedServer);
-    const etag = (await fetchRaw(bare + '/doc')).headers.find(([k]) => k.toLowerCase() === 'etag')![1];
+    const etag = (await httpRequest(bare + '/doc')).rawHeaders.find(([k]) => k.toLowerCase() === 'etag')![1];
     const cases = [
       { path: '/doc', method: 'HEAD' },
       { path: '/broken', method: 'HEAD' },
@@ -197,10 +198,10 @@ describe('transparency', () => {
       { path: '/doc', method: 'GET', headers: { 'if-none-match': etag } },
     ];
     for (const c of cases) {
-      const a = await fetchRaw(bare + c.path, c);
-      const b = await fetchRaw(looped + c.path, c);
+      const a = await httpRequest(bare + c.path, c);
+      const b = await httpRequest(looped + c.path, c);
       assert.equal(b.status, a.status, `${c.method} ${c.path}`);
-      assert.deepEqual(stable(b.headers), stable(a.headers), `${c.method} ${c.path}`);
+      assert.deepEqual(stable(b.rawHeaders), stable(a.rawHeaders), `${c.method} ${c.path}`);
       assert.equal(b.body.length, 0);
     }
     // The HEAD of a 500 is captured, with no body: none was sent.
@@ -251,11 +252,11 @@ describe('transparency', () => {
     };
     const { looped, mw } = await pair(handler);
     const upload = randomBytes(5 * 1024 * 1024);
-    const r = await fetchRaw(looped, { method: 'POST', body: upload, headers: { 'content-type': 'application/octet-stream' } });
+    const r = await httpRequest(looped, { method: 'POST', body: upload, headers: { 'content-type': 'application/octet-stream' } });
     assert.equal(r.status, 500);
     assert.equal(r.body.length, big.length);
     assert.ok(r.body.equals(big), 'client got the exact bytes');
-    const sha = r.headers.find(([k]) => k === 'x-request-sha256')![1];
+    const sha = r.rawHeaders.find(([k]) => k === 'x-request-sha256')![1];
     assert.equal(sha, createHash('sha256').update(upload).digest('hex'), 'app got the exact upload');
     const [record] = await captured(mw);
     for (const [body, full] of [
@@ -281,7 +282,7 @@ describe('transparency', () => {
     };
     const { looped, mw } = await pair(handler);
     const sent = Buffer.from([0x00, 0x01, 0xff, 0xc0, 0xaf]);
-    const r = await fetchRaw(looped, { method: 'PUT', body: sent, headers: { 'content-type': 'application/octet-stream' } });
+    const r = await httpRequest(looped, { method: 'PUT', body: sent, headers: { 'content-type': 'application/octet-stream' } });
     assert.deepEqual(r.body, Buffer.concat([bytes, sent]));
     const [record] = await captured(mw);
     assert.deepEqual(record!.request.body, { encoding: 'base64', data: sent.toString('base64'), size: 5, truncated: false });
@@ -305,7 +306,7 @@ describe('transparency', () => {
     const url = await listen(server);
     const body = JSON.stringify({ event: 'paid', amount: 12 });
     const signature = createHmac('sha256', key).update(body).digest('hex');
-    const r = await fetchRaw(url + '/hook', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-signature': signature } });
+    const r = await httpRequest(url + '/hook', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-signature': signature } });
     assert.equal(JSON.parse(r.body.toString()).ok, true);
     const [record] = await captured(mw);
     assert.equal(record!.request.body!.data, body);
@@ -325,7 +326,7 @@ describe('transparency', () => {
     servers.push(server);
     const url = await listen(server);
     const before = mw.stats().internalErrors;
-    const r = await fetchRaw(url + '/odd');
+    const r = await httpRequest(url + '/odd');
     assert.equal(r.status, 500);
     assert.equal(r.body.toString(), 'still fine');
     await new Promise((resolve) => setTimeout(resolve, 50));

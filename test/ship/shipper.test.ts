@@ -5,7 +5,8 @@ import http from 'node:http';
 import { after, describe, it } from 'node:test';
 import { loop } from '../../middleware/index.js';
 import { retryDelay } from '../../src/ship/shipper.js';
-import { captureReceiver, close, fetchRaw, listen } from '../middleware/fixtures.js';
+import { captureReceiver, close, listen } from '../middleware/fixtures.js';
+import { httpRequest } from '../helpers.js';
 
 const cleanup: Array<() => Promise<void>> = [];
 after(async () => {
@@ -35,7 +36,7 @@ async function deadPort(): Promise<string> {
 
 async function timed(url: string) {
   const t0 = performance.now();
-  const r = await fetchRaw(url);
+  const r = await httpRequest(url);
   return { status: r.status, body: r.body.toString(), ms: performance.now() - t0 };
 }
 
