@@ -1,9 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { type Exchange, kExchange } from '../src/capture/exchange.js';
+import { type Exchange, exchanges } from '../src/capture/exchange.js';
 import { internalError } from '../src/debug.js';
 
 type Next = (err?: unknown) => void;
-type WithExchange = { [kExchange]?: Exchange };
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
 const kPatched = Symbol.for('httploop.express-layer');
@@ -40,8 +39,8 @@ interface Router {
 function wrapRequest(proto: Record<PropertyKey, unknown>, name: string): void {
   const original = proto[name];
   if (typeof original !== 'function') return;
-  proto[name] = function (this: { method?: string }, req: unknown, res: WithExchange, next: Next) {
-    const ex = res[kExchange];
+  proto[name] = function (this: { method?: string }, req: unknown, res: object, next: Next) {
+    const ex = exchanges.get(res);
     // Layers inside a route (they have a method) pass errors to the route, which hands them to the
     // router-level next below: wrapping only that one costs one closure per request.
     if (ex === undefined || !ex.watching || this.method !== undefined) return (original as Fn).call(this, req, res, next);
@@ -52,8 +51,8 @@ function wrapRequest(proto: Record<PropertyKey, unknown>, name: string): void {
 function wrapError(proto: Record<PropertyKey, unknown>, name: string): void {
   const original = proto[name];
   if (typeof original !== 'function') return;
-  proto[name] = function (this: unknown, error: unknown, req: unknown, res: WithExchange, next: Next) {
-    const ex = res[kExchange];
+  proto[name] = function (this: unknown, error: unknown, req: unknown, res: object, next: Next) {
+    const ex = exchanges.get(res);
     if (ex === undefined || !ex.watching) return (original as Fn).call(this, error, req, res, next);
     ex.error = error;
     return (original as Fn).call(this, error, req, res, noting(ex, next));

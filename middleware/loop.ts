@@ -15,17 +15,13 @@ export interface LoopMiddleware extends LoopControls {
  */
 export function loop(options?: LoopOptions): LoopMiddleware {
   const { recorder, controls } = createLoopCore(options, expressRoute);
-  let lastApp: unknown;
+  // Express sets req.app before any middleware runs, so the first request tells whether this is
+  // Express and which router to hook; it is not read again (every read of req costs, see exchange.ts).
+  let checkedForExpress = false;
   const middleware = function httploop(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
-    if (recorder !== undefined) {
-      const ex = recorder.begin(req, res);
-      if (ex !== undefined) {
-        const app = (req as { app?: unknown }).app;
-        if (app !== lastApp) {
-          lastApp = app;
-          watchExpressErrors(req);
-        }
-      }
+    if (recorder !== undefined && recorder.begin(req, res) !== undefined && !checkedForExpress) {
+      checkedForExpress = true;
+      watchExpressErrors(req);
     }
     if (next !== undefined) next();
   } as LoopMiddleware;

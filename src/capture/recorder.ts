@@ -1,9 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { internalError } from '../debug.js';
-import { Exchange, type CaptureSettings, kExchange } from './exchange.js';
+import { Exchange, type CaptureSettings, exchanges } from './exchange.js';
 import { attachRequestTee, installResponseTee } from './tee.js';
-
-type WithExchange = { [kExchange]?: Exchange | undefined };
 
 /**
  * Starts watching requests for one loop(): framework adapters call begin() first thing and get the
@@ -20,15 +18,14 @@ export class Recorder {
   begin(req: IncomingMessage, res: ServerResponse): Exchange | undefined {
     try {
       // Already watched by another loop() (mounted twice, or Koa inside Express).
-      if ((res as WithExchange)[kExchange] !== undefined) return undefined;
-      if (!this.captureReplays && req.headers['loop-replay'] !== undefined) return undefined;
+      if (exchanges.has(res)) return undefined;
+      const headers = req.headers;
+      if (!this.captureReplays && headers['loop-replay'] !== undefined) return undefined;
       const ex = new Exchange(req, res, req.url ?? '/', this.settings);
       ex.decide(0);
       if (!ex.watching) return undefined;
-      // Kept on the response only: every property added to a request or response costs (its
-      // backing store grows), and the hooks all reach the response.
-      (res as WithExchange)[kExchange] = ex;
-      attachRequestTee(req, ex);
+      exchanges.set(res, ex);
+      attachRequestTee(req, headers, ex);
       return ex;
     } catch (err) {
       internalError('begin', err);

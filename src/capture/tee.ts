@@ -1,8 +1,7 @@
-import { ServerResponse, type IncomingMessage } from 'node:http';
+import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { internalError } from '../debug.js';
-import { type Exchange, kExchange } from './exchange.js';
+import { type Exchange, exchanges } from './exchange.js';
 
-type WithExchange = { [kExchange]?: Exchange | undefined };
 type Writer = (this: ServerResponse, ...args: unknown[]) => unknown;
 
 const kTeeInstalled = Symbol.for('httploop.tee');
@@ -23,14 +22,14 @@ export function installResponseTee(): void {
   proto.write = function write_(this: ServerResponse, chunk: unknown, encoding: unknown): unknown {
     // eslint-disable-next-line prefer-rest-params
     const ret = write.apply(this, arguments as unknown as unknown[]);
-    const ex = (this as WithExchange)[kExchange];
+    const ex = exchanges.get(this);
     if (ex !== undefined && ex.watching) observe(ex, chunk, encoding);
     return ret;
   };
   proto.end = function end_(this: ServerResponse, chunk: unknown, encoding: unknown): unknown {
     // eslint-disable-next-line prefer-rest-params
     const ret = end.apply(this, arguments as unknown as unknown[]);
-    const ex = (this as WithExchange)[kExchange];
+    const ex = exchanges.get(this);
     if (ex !== undefined && ex.watching) observe(ex, chunk, encoding);
     return ret;
   };
@@ -51,16 +50,15 @@ function observe(ex: Exchange, chunk: unknown, encoding: unknown): void {
  * arrive, whoever reads them and whenever, and never changes flow or timing. Only requests that
  * announce a body get the wrapper.
  */
-export function attachRequestTee(req: IncomingMessage, ex: Exchange): void {
-  const headers = req.headers;
+export function attachRequestTee(req: IncomingMessage, headers: IncomingHttpHeaders, ex: Exchange): void {
   if (headers['transfer-encoding'] === undefined && (headers['content-length'] === undefined || headers['content-length'] === '0')) return;
   ex.push = req.push;
-  (req as WithExchange)[kExchange] = ex;
+  exchanges.set(req, ex);
   req.push = pushTee;
 }
 
 function pushTee(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
-  const ex = (this as WithExchange)[kExchange]!;
+  const ex = exchanges.get(this)!;
   if (ex.watching) {
     try {
       ex.onRequestChunk(chunk, encoding);
