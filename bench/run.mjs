@@ -11,7 +11,7 @@
 //   armed      A: bare             B: loop(), default rule, nothing fails (nothing matches, nothing shipped)
 //   capture1%  A: bare, 1% 500s    B: loop() shipping those 500s to a real `loopctl serve` (SQLite)
 //
-// Flags: --quick, --duration S, --pairs N, --only armed|capture1%. Results also go to bench/results/latest.json.
+// Flags: --quick, --duration S, --pairs N, --only armed|capture1%, --instructions (callgrind counts). Results also go to bench/results/latest.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -26,6 +26,11 @@ const LOOPCTL = fileURLToPath(new URL('../dist/collector/cli/loopctl.js', import
 const CONNECTIONS = 32;
 
 const args = parseArgs(process.argv.slice(2));
+if (args.instructions) {
+  // Instruction counts instead of req/s: see bench/instructions.mjs.
+  await import('./instructions.mjs');
+  process.exit(process.exitCode ?? 0);
+}
 const quick = args.quick === true;
 const duration = Number(args.duration ?? (quick ? 2 : 5));
 const pairs = Number(args.pairs ?? (quick ? 3 : 7));
@@ -54,8 +59,9 @@ function parseArgs(argv) {
     if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'`);
     const key = a.slice(2);
     if (key === 'quick') out.quick = true;
+    else if (key === 'instructions') out.instructions = true;
     else if (['duration', 'pairs', 'only'].includes(key) && argv[i + 1] !== undefined) out[key] = argv[++i];
-    else throw new Error(`unknown flag '${a}': use --quick, --duration S, --pairs N, --only NAME`);
+    else throw new Error(`unknown flag '${a}': use --quick, --duration S, --pairs N, --only NAME, --instructions`);
   }
   return out;
 }
