@@ -7,28 +7,17 @@
 // is the steady-state cost of one request, without startup and most JIT compilation. Needs valgrind.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { freePort } from './free-port.mjs';
 
 const SERVER = fileURLToPath(new URL('./count-server.mjs', import.meta.url));
 const N1 = 3000;
 const N2 = 9000;
 // loop() armed must keep >= 0.97x of bare throughput (DESIGN.md): at most 1/0.97 the work per request.
 const BUDGET = 1 / 0.97;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs the server under callgrind for `requests` requests; resolves with the instructions counted. */
 async function count(variant, requests, dir) {

@@ -14,11 +14,11 @@
 // Flags: --quick, --duration S, --pairs N, --only armed|capture1%, --instructions (callgrind counts). Results also go to bench/results/latest.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { freePort } from './free-port.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SERVER = join(HERE, 'server.mjs');
@@ -64,17 +64,6 @@ function parseArgs(argv) {
     else throw new Error(`unknown flag '${a}': use --quick, --duration S, --pairs N, --only NAME, --instructions`);
   }
   return out;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 // With two or more cores, the load generator (this process) runs on core 0 and the measured server
