@@ -28,6 +28,8 @@ export interface CaptureSettings {
 interface ResponseInternals {
   _header?: string | null;
   _hasBody?: boolean;
+  /** The serialized trailer block, set by addTrailers(). */
+  _trailer?: string;
 }
 
 const PENDING = 0;
@@ -108,11 +110,28 @@ export class Exchange implements ExchangeView {
     if (v === undefined) return undefined;
     return Array.isArray(v) ? v.join(', ') : String(v);
   }
+  requestTrailer(name: string): string | undefined {
+    const v = this.req.trailers?.[name];
+    return Array.isArray(v) ? v.join(', ') : v;
+  }
+  responseTrailer(name: string): string | undefined {
+    const block = (this.res as ResponseInternals)._trailer;
+    if (typeof block !== 'string' || block === '') return undefined;
+    let found: string | undefined;
+    for (const [k, v] of parseFieldLines(block, 0)) if (k.toLowerCase() === name) found = found === undefined ? v : `${found}, ${v}`;
+    return found;
+  }
   requestBody(): string | undefined {
     return this.reqTap?.text();
   }
   responseBody(): string | undefined {
     return this.resTap?.text();
+  }
+  requestBodyBytes(): Uint8Array | undefined {
+    return this.reqTap === null || this.reqTap.size === 0 ? undefined : this.reqTap.bytes();
+  }
+  responseBodyBytes(): Uint8Array | undefined {
+    return this.resTap === null || this.resTap.size === 0 ? undefined : this.resTap.bytes();
   }
 
   // ---- events from the tee ----
@@ -282,9 +301,14 @@ function headerValue(list: HeaderList, lowerName: string): string | undefined {
 
 /** Parses Node's serialized header block (`HTTP/1.1 500 …\r\nName: value\r\n…`): exact names, order. */
 export function parseHeaderBlock(block: string): HeaderList {
+  return parseFieldLines(block, 1);
+}
+
+/** `Name: value` lines separated by CRLF, from line `first` up to the first empty one. */
+function parseFieldLines(block: string, first: number): HeaderList {
   const out: HeaderList = [];
   const lines = block.split('\r\n');
-  for (let i = 1; i < lines.length; i++) {
+  for (let i = first; i < lines.length; i++) {
     const line = lines[i]!;
     if (line === '') break;
     const colon = line.indexOf(':');

@@ -9,6 +9,7 @@
 import type { Fail } from './lexer.js';
 import { isDecimal, resolveOperand, type Operand } from './operands.js';
 import type {
+  BodyContainsNode,
   CompareNode,
   CompareOp,
   Expr,
@@ -179,8 +180,12 @@ function operandsTest(op: CompareOp, a: Operand, b: Operand): Eval {
 
 function matcherTest(o: Operand, m: MatcherNode, fail: Fail): Eval {
   const ph = o.phase;
-  const get = o.text;
-  const arg = o.upperCase ? m.arg.toUpperCase() : m.arg;
+  const raw = o.text;
+  const fold = m.ignoreCase === true;
+  // Case-insensitive matchers (from Envoy's ignore_case) compare lower-cased text; the argument is
+  // lower-cased here, once.
+  const get = fold ? (view: ExchangeView) => raw(view)?.toLowerCase() : raw;
+  const arg = fold ? m.arg.toLowerCase() : o.upperCase ? m.arg.toUpperCase() : m.arg;
   switch (m.fn) {
     case 'prefix':
       return (view, phase) => {
@@ -203,7 +208,7 @@ function matcherTest(o: Operand, m: MatcherNode, fail: Fail): Eval {
     case 'exact':
       return (view, phase) => (phase < ph ? undefined : get(view) === arg);
     case 'present':
-      return (view, phase) => (phase < ph ? undefined : get(view) !== undefined);
+      return (view, phase) => (phase < ph ? undefined : raw(view) !== undefined);
     case 'regex': {
       let re: RegExp;
       try {
@@ -215,11 +220,32 @@ function matcherTest(o: Operand, m: MatcherNode, fail: Fail): Eval {
       }
       return (view, phase) => {
         if (phase < ph) return undefined;
-        const s = get(view);
+        const s = raw(view);
         return s !== undefined && re.test(s);
       };
     }
   }
+}
+
+/** Envoy's generic body match: every pattern occurs in the first `limit` kept bytes (0: all of them). */
+function bodyContainsTest(node: BodyContainsNode): Eval {
+  const ph: Phase = node.side === 'request' ? 1 : 3;
+  const request = node.side === 'request';
+  const patterns = node.patterns.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+  const limit = node.limit;
+  return (view, phase) => {
+    if (phase < ph) return undefined;
+    const bytes = request ? view.requestBodyBytes() : view.responseBodyBytes();
+    if (bytes === undefined) return patterns.length === 0;
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const end = limit > 0 && limit < buf.length ? limit : buf.length;
+    for (let i = 0; i < patterns.length; i++) {
+      const p = patterns[i]!;
+      const at = buf.indexOf(p);
+      if (at === -1 || at + p.length > end) return false;
+    }
+    return true;
+  };
 }
 
 /** `in [...]`: numbers compare as numbers, strings as text; true and false as the text "true" and "false". */
@@ -313,6 +339,15 @@ class Compiler {
         return this.compare(node);
       case 'in':
         return this.in(node);
+      case 'bodyContains':
+        if (node.side === 'request') {
+          this.needsRequestBody = true;
+          if (this.lastPhase < 1) this.lastPhase = 1;
+        } else {
+          this.needsResponseBody = true;
+          this.lastPhase = 3;
+        }
+        return bodyContainsTest(node);
     }
   }
 

@@ -92,6 +92,15 @@ export function resolveOperand(node: OperandNode): Operand {
     case 'requestHeaders':
     case 'responseHeaders':
       return header(node, node.header!);
+    case 'requestTrailers': {
+      // Node sets req.trailers when the body has been read to its end.
+      const name = node.header!;
+      return make(`requestTrailers["${name}"]`, 1, (view) => view.requestTrailer(name));
+    }
+    case 'responseTrailers': {
+      const name = node.header!;
+      return make(`responseTrailers["${name}"]`, 3, (view) => view.responseTrailer(name));
+    }
     case 'method':
       return make('method', 0, (view) => view.method, { upperCase: true });
     case 'path':

@@ -13,7 +13,12 @@ export type OperandName =
   | 'route'
   | 'service'
   | 'requestBody'
-  | 'responseBody';
+  | 'responseBody'
+  | 'requestTrailers'
+  | 'responseTrailers';
+
+/** Operands that take a name in brackets: `requestHeaders["content-type"]`. */
+export type NamedOperandName = 'requestHeaders' | 'responseHeaders' | 'requestTrailers' | 'responseTrailers';
 
 export type CompareOp = '==' | '!=' | '<' | '<=' | '>' | '>=';
 export type MatcherName = 'prefix' | 'suffix' | 'contains' | 'regex' | 'exact' | 'present';
@@ -21,7 +26,7 @@ export type MatcherName = 'prefix' | 'suffix' | 'contains' | 'regex' | 'exact' |
 export interface OperandNode {
   readonly kind: 'operand';
   readonly name: OperandName;
-  /** For header operands, the header name in lower case. */
+  /** For header and trailer operands, the field name in lower case. */
   readonly header: string | undefined;
   readonly pos: number;
 }
@@ -79,10 +84,26 @@ export interface MatcherNode {
   readonly flags: string;
   readonly pos: number;
   readonly argPos: number;
+  /**
+   * Compare without regard to case (Envoy's `ignore_case`). The text language has no syntax for it;
+   * only predicates translated from Envoy set it.
+   */
+  readonly ignoreCase?: boolean;
+}
+/**
+ * Every pattern occurs, as bytes, within the first `limit` bytes of a body (0: all that was kept).
+ * Envoy's `http_{request,response}_generic_body_match`; the text language has no syntax for it.
+ */
+export interface BodyContainsNode {
+  readonly kind: 'bodyContains';
+  readonly side: 'request' | 'response';
+  readonly patterns: readonly Uint8Array[];
+  readonly limit: number;
+  readonly pos: number;
 }
 
 export type Literal = StringNode | NumberNode | BoolNode;
-export type Expr = OperandNode | Literal | NotNode | LogicNode | CompareNode | InNode | PresentNode;
+export type Expr = OperandNode | Literal | NotNode | LogicNode | CompareNode | InNode | PresentNode | BodyContainsNode;
 
 export const OPERANDS: readonly OperandName[] = [
   'requestHeaders',
@@ -95,6 +116,8 @@ export const OPERANDS: readonly OperandName[] = [
   'service',
   'requestBody',
   'responseBody',
+  'requestTrailers',
+  'responseTrailers',
 ];
 const MATCHERS: readonly MatcherName[] = ['prefix', 'suffix', 'contains', 'regex', 'exact', 'present'];
 const COMPARE_OPS = new Set(['==', '!=', '<', '<=', '>', '>=']);
@@ -104,11 +127,15 @@ const KEYWORD_HINTS: Record<string, string> = { and: '&&', or: '||', not: '!' };
 /** Deep enough for any rule a person writes, shallow enough to keep parsing and evaluation off the stack limit. */
 const MAX_DEPTH = 100;
 
-const OPERAND_LIST = OPERANDS.map((o) => (o.endsWith('Headers') ? `${o}["name"]` : o)).join(', ');
+const OPERAND_LIST = OPERANDS.map((o) => (isNamedOperand(o) ? `${o}["name"]` : o)).join(', ');
 const FUNCTION_LIST = MATCHERS.join(', ');
 
 function isOperandName(s: string): s is OperandName {
   return (OPERANDS as readonly string[]).includes(s);
+}
+
+export function isNamedOperand(s: OperandName): s is NamedOperandName {
+  return s.endsWith('Headers') || s.endsWith('Trailers');
 }
 
 function isMatcherName(s: string): s is MatcherName {
@@ -371,9 +398,9 @@ class Parser {
       this.fail(tok.pos, `unknown operand '${word}'; operands are ${OPERAND_LIST}`);
     }
     if (this.isPunct('(')) this.fail(this.tok.pos, `'${word}' is an operand, not a function`);
-    if (word !== 'requestHeaders' && word !== 'responseHeaders') {
+    if (!isNamedOperand(word)) {
       if (this.isPunct('[')) {
-        this.fail(this.tok.pos, `'${word}' has no [...]; only requestHeaders and responseHeaders do`);
+        this.fail(this.tok.pos, `'${word}' has no [...]; only the headers and trailers operands do`);
       }
       return { kind: 'operand', name: word, header: undefined, pos: tok.pos };
     }
@@ -389,9 +416,12 @@ class Parser {
     return { kind: 'operand', name: word, header, pos: tok.pos };
   }
 
-  private checkHeaderName(side: 'requestHeaders' | 'responseHeaders', header: string, pos: number): void {
-    if (header === '') this.fail(pos, 'the header name is empty');
+  private checkHeaderName(side: NamedOperandName, header: string, pos: number): void {
+    if (header === '') this.fail(pos, `the ${side.endsWith('Trailers') ? 'trailer' : 'header'} name is empty`);
     if (!header.startsWith(':')) return;
+    if (side === 'requestTrailers' || side === 'responseTrailers') {
+      this.fail(pos, `trailers have no pseudo-headers; '${header}' is in ${side === 'requestTrailers' ? 'requestHeaders' : 'responseHeaders'}`);
+    }
     // As in Envoy: the request carries :method :path :authority :scheme, the response carries :status.
     const own = side === 'requestHeaders' ? REQUEST_PSEUDO : RESPONSE_PSEUDO;
     if (own.has(header)) return;

@@ -20,11 +20,11 @@ export { RuleSyntaxError } from './syntax-error.js';
 
 /** Request headers are known: `method`, `path`, `service`, `requestHeaders[...]`. */
 export const PHASE_REQUEST_HEADERS = 0;
-/** The request body is complete: `requestBody`. */
+/** The request body is complete: `requestBody`, `requestTrailers[...]`. */
 export const PHASE_REQUEST_BODY = 1;
 /** The response status and headers are known: `status`, `responseHeaders[...]`, `route`. */
 export const PHASE_RESPONSE_HEADERS = 2;
-/** The response is complete: `duration`, `responseBody`. */
+/** The response is complete: `duration`, `responseBody`, `responseTrailers[...]`. */
 export const PHASE_RESPONSE_END = 3;
 
 export type Phase = 0 | 1 | 2 | 3;
@@ -44,9 +44,15 @@ export interface ExchangeView {
   /** Repeated headers are joined with ", ". */
   requestHeader(lowercaseName: string): string | undefined;
   responseHeader(lowercaseName: string): string | undefined;
+  /** Trailer fields (chunked bodies only); undefined until the body has ended, or when absent. */
+  requestTrailer(lowercaseName: string): string | undefined;
+  responseTrailer(lowercaseName: string): string | undefined;
   /** The UTF-8 text of the kept bytes; undefined if there are none. */
   requestBody(): string | undefined;
   responseBody(): string | undefined;
+  /** The kept bytes themselves (no copy); undefined if there are none. */
+  requestBodyBytes(): Uint8Array | undefined;
+  responseBodyBytes(): Uint8Array | undefined;
 }
 
 export interface CompiledRule {

@@ -13,74 +13,7 @@ import {
   type ExchangeView,
   type Phase,
 } from '../../src/match/index.js';
-
-interface ViewInit {
-  method?: string;
-  path?: string;
-  url?: string;
-  service?: string;
-  status?: number;
-  durationMs?: number;
-  route?: string;
-  requestHeaders?: Record<string, string>;
-  responseHeaders?: Record<string, string>;
-  requestBody?: string;
-  responseBody?: string;
-}
-
-/** A plain-object view; `reads` counts every call the rule makes into it. */
-function view(init: ViewInit = {}): ExchangeView & { reads: number } {
-  const v = {
-    reads: 0,
-    get method() {
-      v.reads++;
-      return init.method ?? 'GET';
-    },
-    get path() {
-      v.reads++;
-      return init.path ?? '/orders/7';
-    },
-    get url() {
-      v.reads++;
-      return init.url ?? '/orders/7?full=1';
-    },
-    get service() {
-      v.reads++;
-      return init.service ?? 'orders';
-    },
-    get status() {
-      v.reads++;
-      return init.status ?? 0;
-    },
-    get durationMs() {
-      v.reads++;
-      return init.durationMs ?? 0;
-    },
-    get route() {
-      v.reads++;
-      return init.route;
-    },
-    requestHeader(name: string) {
-      v.reads++;
-      assert.equal(name, name.toLowerCase(), 'header names reach the view in lower case');
-      return init.requestHeaders?.[name];
-    },
-    responseHeader(name: string) {
-      v.reads++;
-      assert.equal(name, name.toLowerCase(), 'header names reach the view in lower case');
-      return init.responseHeaders?.[name];
-    },
-    requestBody() {
-      v.reads++;
-      return init.requestBody;
-    },
-    responseBody() {
-      v.reads++;
-      return init.responseBody;
-    },
-  };
-  return v;
-}
+import { view, type ViewInit } from './view.js';
 
 const PHASES: Phase[] = [0, 1, 2, 3];
 
@@ -402,6 +335,18 @@ describe('evaluate never throws', () => {
     responseBody() {
       throw new Error('boom');
     },
+    requestTrailer() {
+      throw new Error('boom');
+    },
+    responseTrailer() {
+      throw new Error('boom');
+    },
+    requestBodyBytes() {
+      throw new Error('boom');
+    },
+    responseBodyBytes() {
+      throw new Error('boom');
+    },
   };
   for (const rule of [DEFAULT_RULE, 'method == "GET"', 'requestHeaders["a"] in ["b"]', 'present(responseBody)', 'duration > 1', '!route']) {
     test(rule, () => {
@@ -434,7 +379,7 @@ describe('syntax errors', () => {
     ],
     [
       'methd == "GET"',
-      `httploop: rule syntax error at 1:1: unknown operand 'methd'; operands are requestHeaders["name"], responseHeaders["name"], method, path, status, duration, route, service, requestBody, responseBody
+      `httploop: rule syntax error at 1:1: unknown operand 'methd'; operands are requestHeaders["name"], responseHeaders["name"], method, path, status, duration, route, service, requestBody, responseBody, requestTrailers["name"], responseTrailers["name"]
   methd == "GET"
   ^`,
     ],
@@ -578,7 +523,7 @@ describe('syntax errors', () => {
     ],
     [
       'method["x"] == "a"',
-      `httploop: rule syntax error at 1:7: 'method' has no [...]; only requestHeaders and responseHeaders do
+      `httploop: rule syntax error at 1:7: 'method' has no [...]; only the headers and trailers operands do
   method["x"] == "a"
         ^`,
     ],
