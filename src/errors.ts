@@ -43,6 +43,10 @@ export const codes = {
   LISTEN_FAILED: 'LOOP_ERR_LISTEN',
   /** A replay was refused because the captured request holds redacted values. */
   REPLAY_REDACTED: 'LOOP_ERR_REPLAY_REDACTED',
+  /** An Envoy match predicate is not valid; every problem is listed with its field path. */
+  INVALID_PREDICATE: 'LOOP_ERR_INVALID_PREDICATE',
+  /** A TapConfig is not valid; every problem is listed with its field (and file:line when read from a file). */
+  INVALID_TAPCONFIG: 'LOOP_ERR_INVALID_TAPCONFIG',
 } as const;
 
 export type LoopErrorCode = (typeof codes)[keyof typeof codes];

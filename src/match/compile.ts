@@ -8,6 +8,7 @@
  */
 import type { Fail } from './lexer.js';
 import { isDecimal, resolveOperand, type Operand } from './operands.js';
+import { regexHazard } from './regex-safety.js';
 import type {
   BodyContainsNode,
   CompareNode,
@@ -218,6 +219,9 @@ function matcherTest(o: Operand, m: MatcherNode, fail: Fail): Eval {
         const detail = (err as Error).message.replace(/^Invalid regular expression: /, '');
         return fail(m.argPos, `invalid regular expression ${detail}`, err);
       }
+      // JavaScript's RegExp backtracks (Envoy's RE2 does not): refuse the shapes that can hang a request.
+      const hazard = regexHazard(m.arg, m.flags);
+      if (hazard !== undefined) return fail(m.argPos, hazard);
       return (view, phase) => {
         if (phase < ph) return undefined;
         const s = raw(view);

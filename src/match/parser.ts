@@ -417,19 +417,8 @@ class Parser {
   }
 
   private checkHeaderName(side: NamedOperandName, header: string, pos: number): void {
-    if (header === '') this.fail(pos, `the ${side.endsWith('Trailers') ? 'trailer' : 'header'} name is empty`);
-    if (!header.startsWith(':')) return;
-    if (side === 'requestTrailers' || side === 'responseTrailers') {
-      this.fail(pos, `trailers have no pseudo-headers; '${header}' is in ${side === 'requestTrailers' ? 'requestHeaders' : 'responseHeaders'}`);
-    }
-    // As in Envoy: the request carries :method :path :authority :scheme, the response carries :status.
-    const own = side === 'requestHeaders' ? REQUEST_PSEUDO : RESPONSE_PSEUDO;
-    if (own.has(header)) return;
-    const other = side === 'requestHeaders' ? 'responseHeaders' : 'requestHeaders';
-    if ((side === 'requestHeaders' ? RESPONSE_PSEUDO : REQUEST_PSEUDO).has(header)) {
-      this.fail(pos, `${side} has no '${header}'; use ${other}["${header}"]`);
-    }
-    this.fail(pos, `unknown pseudo-header '${header}'; ${side} has ${[...own].join(' ')}`);
+    const problem = headerNameProblem(side, header);
+    if (problem !== undefined) this.fail(pos, problem);
   }
 
   private lineColumn(pos: number): string {
@@ -437,4 +426,23 @@ class Parser {
     const line = before.split('\n').length;
     return `${line}:${pos - (before.lastIndexOf('\n') + 1) + 1}`;
   }
+}
+
+/**
+ * What is wrong with a lower-case field name on one side, or undefined. As in Envoy: the request
+ * carries :method :path :authority :scheme, the response carries :status, trailers have none.
+ */
+export function headerNameProblem(side: NamedOperandName, header: string): string | undefined {
+  if (header === '') return `the ${side.endsWith('Trailers') ? 'trailer' : 'header'} name is empty`;
+  if (!header.startsWith(':')) return undefined;
+  if (side === 'requestTrailers' || side === 'responseTrailers') {
+    return `trailers have no pseudo-headers; '${header}' is in ${side === 'requestTrailers' ? 'requestHeaders' : 'responseHeaders'}`;
+  }
+  const own = side === 'requestHeaders' ? REQUEST_PSEUDO : RESPONSE_PSEUDO;
+  if (own.has(header)) return undefined;
+  const other = side === 'requestHeaders' ? 'responseHeaders' : 'requestHeaders';
+  if ((side === 'requestHeaders' ? RESPONSE_PSEUDO : REQUEST_PSEUDO).has(header)) {
+    return `${side} has no '${header}'; use ${other}["${header}"]`;
+  }
+  return `unknown pseudo-header '${header}'; ${side} has ${[...own].join(' ')}`;
 }

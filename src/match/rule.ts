@@ -10,13 +10,16 @@
  * `undefined` means "needs a later phase", so the middleware stops buffering the moment the outcome is
  * known (`method == "POST" && status >= 500` is already false at request headers for a GET).
  */
-import { compile } from './compile.js';
-import { parseRule } from './parser.js';
+import { compile, type Compiled } from './compile.js';
+import { isEnvoyPredicate, predicateFail, translatePredicate } from './envoy.js';
+import { parseRule, type Expr } from './parser.js';
+import { printRule } from './print.js';
 import { ruleSyntaxError } from './syntax-error.js';
 import { internalError } from '../debug.js';
 import { codes, LoopError } from '../errors.js';
 
 export { RuleSyntaxError } from './syntax-error.js';
+export { PredicateError } from './envoy.js';
 
 /** Request headers are known: `method`, `path`, `service`, `requestHeaders[...]`. */
 export const PHASE_REQUEST_HEADERS = 0;
@@ -73,6 +76,18 @@ export interface CompiledRule {
   evaluate(view: ExchangeView, phase: Phase): boolean | undefined;
 }
 
+/** Parses and compiles `source`, throwing the RuleSyntaxError that says what is wrong. */
+function check(source: string, name: string): { tree: Expr; compiled: Compiled } {
+  if (typeof source !== 'string') {
+    throw new LoopError(codes.RULE_SYNTAX, `httploop: a rule must be a string, got ${typeof source}`);
+  }
+  const fail = (pos: number, problem: string, cause?: unknown): never => {
+    throw ruleSyntaxError(source, name, pos, problem, cause);
+  };
+  const tree = parseRule(source, fail);
+  return { tree, compiled: compile(tree, fail) };
+}
+
 /** Capture every server error; the seed's rule. */
 export const DEFAULT_RULE = 'responseHeaders[":status"] == prefix("5")';
 
@@ -82,13 +97,22 @@ export const DEFAULT_RULE = 'responseHeaders[":status"] == prefix("5")';
  * expected there.
  */
 export function compileRule(source: string, name: string = 'default'): CompiledRule {
-  if (typeof source !== 'string') {
-    throw new LoopError(codes.RULE_SYNTAX, `httploop: a rule must be a string, got ${typeof source}`);
-  }
-  const fail = (pos: number, problem: string, cause?: unknown): never => {
-    throw ruleSyntaxError(source, name, pos, problem, cause);
-  };
-  const compiled = compile(parseRule(source, fail), fail);
+  return finish(source, name, check(source, name).compiled);
+}
+
+/**
+ * Compiles what a `match` holds: a rule expression, or an Envoy tap `MatchPredicate` object (see
+ * envoy.ts), onto the same engine. Throws a RuleSyntaxError for an expression that does not compile,
+ * a PredicateError (code `LOOP_ERR_INVALID_PREDICATE`, every problem with its field path) for a
+ * predicate that does not.
+ */
+export function compileMatch(match: string | Record<string, unknown>, name: string = 'default'): CompiledRule {
+  if (!isEnvoyPredicate(match)) return compileRule(match, name);
+  const { tree, paths } = translatePredicate(match, name);
+  return finish(JSON.stringify(match), name, compile(tree, predicateFail(name, paths)));
+}
+
+function finish(source: string, name: string, compiled: Compiled): CompiledRule {
   const root = compiled.evaluate;
   const where = `rule "${name}"`;
   return {
@@ -108,4 +132,28 @@ export function compileRule(source: string, name: string = 'default'): CompiledR
       }
     },
   };
+}
+
+/**
+ * The rule in canonical form, as `loopctl get tapconfigs` shows it: double quotes, single spaces around
+ * operators, lower-case header names, only the parentheses that precedence needs.
+ * `formatRule(formatRule(s)) === formatRule(s)`, and the result compiles to a rule with the same verdicts.
+ * Throws the RuleSyntaxError compileRule would, with `name` in its message, for a rule that does not compile.
+ */
+export function formatRule(source: string, name: string = 'default'): string {
+  return printRule(check(source, name).tree);
+}
+
+/**
+ * A `match` on one line for tables (`loopctl get tapconfigs`): an expression with its spacing folded,
+ * an Envoy predicate as the rule it compiles to, after `envoy:` (display only: some predicate forms,
+ * such as body patterns, have no text syntax). A match that does not compile is shown as written.
+ */
+export function describeMatch(match: string | Record<string, unknown>): string {
+  if (!isEnvoyPredicate(match)) return String(match).replace(/\s+/g, ' ').trim();
+  try {
+    return `envoy: ${printRule(translatePredicate(match, 'default').tree)}`;
+  } catch {
+    return `envoy: ${JSON.stringify(match)}`;
+  }
 }
