@@ -3,6 +3,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { RedactOptions } from './capture/redact.js';
 import { invalidOption } from './errors.js';
+import { suggest } from './suggest.js';
+import { checkMatch } from './match/check-match.js';
+import { isEnvoyPredicate } from './match/envoy.js';
+import { formatFileProblem, loadTapConfigText } from './match/tapconfig-file.js';
+import { formatPath, validateTapConfig, type TapConfig } from './match/tapconfig.js';
 
 /** Options of `loop()`, for Express / Connect / node:http and for Koa alike. */
 export interface LoopOptions {
@@ -12,8 +17,21 @@ export interface LoopOptions {
   collector?: string | URL;
   /** Bearer token the collector expects. Default: `LOOP_TOKEN`. */
   token?: string;
-  /** Which exchanges to capture, as a rule expression. Default: `responseHeaders[":status"] == prefix("5")`. */
-  match?: string;
+  /**
+   * Which exchanges to capture: a rule expression, or an Envoy tap `MatchPredicate` object. Default:
+   * `responseHeaders[":status"] == prefix("5")` (unless `rules` or `LOOP_TAPCONFIG` give rules).
+   */
+  match?: string | Record<string, unknown>;
+  /**
+   * TapConfig resources (the objects of a TapConfig YAML file) to follow until the collector's rules
+   * arrive. Default: those of the file named by `LOOP_TAPCONFIG`, if set.
+   */
+  rules?: ReadonlyArray<TapConfig | Record<string, unknown>>;
+  /**
+   * Follow the TapConfigs applied to the collector (`loopctl apply`), which replace the local rules
+   * while any applies to this service. Default true.
+   */
+  remoteRules?: boolean;
   /** Most body bytes kept per direction (the rest is counted, not kept). Default 65536 each way. */
   maxBodyBytes?: number | { request?: number; response?: number };
   /** Header names, body fields and query parameters to redact besides the defaults. */
@@ -45,7 +63,11 @@ export interface ResolvedOptions {
   instance: string;
   collector: URL;
   token: string | undefined;
-  match: string | undefined;
+  /** loop({ match }), compiled as the rule named 'match'. */
+  match: string | Record<string, unknown> | undefined;
+  /** loop({ rules }) or the LOOP_TAPCONFIG file's; undefined when neither is given. */
+  rules: TapConfig[] | undefined;
+  remoteRules: boolean;
   maxRequestBodyBytes: number;
   maxResponseBodyBytes: number;
   redact: RedactOptions;
@@ -53,9 +75,21 @@ export interface ResolvedOptions {
   queue: Required<QueueOptions>;
 }
 
-const KEYS = ['service', 'collector', 'token', 'match', 'maxBodyBytes', 'redact', 'enabled', 'captureReplays', 'queue'];
+const KEYS = [
+  'service',
+  'collector',
+  'token',
+  'match',
+  'rules',
+  'remoteRules',
+  'maxBodyBytes',
+  'redact',
+  'enabled',
+  'captureReplays',
+  'queue',
+];
 const QUEUE_KEYS = ['maxCaptures', 'maxBytes', 'batchSize', 'flushIntervalMs', 'timeoutMs'];
-const REDACT_KEYS = ['headers', 'fields'];
+const REDACT_KEYS = ['headers', 'fields', 'query'];
 
 export const DEFAULT_COLLECTOR = 'http://127.0.0.1:5678';
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -89,10 +123,17 @@ export function resolveOptions(options: LoopOptions | undefined, env: NodeJS.Pro
     throw invalidOption(`'token' must be a non-empty string on one line, got ${describe(options.token)}`);
   }
 
-  if (options.match !== undefined && (typeof options.match !== 'string' || options.match.trim() === '')) {
+  const match = options.match;
+  if (match !== undefined && !((typeof match === 'string' && match.trim() !== '') || isEnvoyPredicate(match))) {
     throw invalidOption(
-      `'match' must be a rule expression string such as 'status >= 500', got ${describe(options.match)}`,
+      `'match' must be a rule expression such as 'status >= 500', or an Envoy match predicate object, got ${describe(match)}`,
     );
+  }
+  const rules = options.rules !== undefined ? checkRules(options.rules) : tapconfigFile(env.LOOP_TAPCONFIG);
+
+  const remoteRules = options.remoteRules ?? true;
+  if (typeof remoteRules !== 'boolean') {
+    throw invalidOption(`'remoteRules' must be true or false, got ${describe(options.remoteRules)}`);
   }
 
   let maxRequestBodyBytes = DEFAULT_MAX_BODY_BYTES;
@@ -146,7 +187,9 @@ export function resolveOptions(options: LoopOptions | undefined, env: NodeJS.Pro
     instance: `${hostname()}:${process.pid}`,
     collector,
     token,
-    match: options.match,
+    match,
+    rules,
+    remoteRules,
     maxRequestBodyBytes,
     maxResponseBodyBytes,
     redact,
@@ -158,7 +201,7 @@ export function resolveOptions(options: LoopOptions | undefined, env: NodeJS.Pro
 function checkKeys(obj: object, known: string[], where: string): void {
   for (const key of Object.keys(obj)) {
     if (known.includes(key)) continue;
-    const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || k.startsWith(key.slice(0, 4)));
+    const near = suggest(key, known);
     throw invalidOption(
       `unknown option '${key}' in ${where}${near ? `; did you mean '${near}'?` : ''} (known: ${known.join(', ')})`,
     );
@@ -205,4 +248,36 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
   return String(v);
+}
+
+/** loop({ rules }): each resource checked as `loopctl apply` would, every problem in the message. */
+function checkRules(rules: unknown): TapConfig[] {
+  if (!Array.isArray(rules)) {
+    throw invalidOption(`'rules' must be an array of TapConfig objects ({ apiVersion, kind, metadata, spec }), got ${describe(rules)}`);
+  }
+  const out: TapConfig[] = [];
+  const problems: string[] = [];
+  rules.forEach((value, i) => {
+    const result = validateTapConfig(value, checkMatch);
+    if (result.config !== undefined) out.push(result.config);
+    for (const p of result.problems) problems.push(`rules[${i}]${p.path.length ? `.${formatPath(p.path)}` : ''}: ${p.message}`);
+  });
+  if (problems.length > 0) throw invalidOption(`'rules' are not valid: ${problems.join('; ')}`);
+  return out;
+}
+
+/** The TapConfig file named by LOOP_TAPCONFIG, read and checked once, at construction. */
+function tapconfigFile(file: string | undefined): TapConfig[] | undefined {
+  if (file === undefined || file.trim() === '') return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw invalidOption(`cannot read LOOP_TAPCONFIG=${file}: ${(err as Error).message}; point it at a TapConfig YAML or JSON file`);
+  }
+  const { configs, problems } = loadTapConfigText(text, file, checkMatch);
+  if (problems.length > 0) {
+    throw invalidOption(`LOOP_TAPCONFIG=${file} is not valid: ${problems.map(formatFileProblem).join('; ')}`);
+  }
+  return configs;
 }

@@ -56,10 +56,12 @@ export class BodyTap {
     return b === undefined ? undefined : b.toString('utf8');
   }
 
-  toBody(contentEncoding: string | undefined): CapturedBody | null {
+  /** The body for a capture record, keeping at most `limit` bytes (a rule may keep fewer than were teed). */
+  toBody(contentEncoding: string | undefined, limit = Infinity): CapturedBody | null {
     if (this.size === 0) return null;
-    const bytes = this.bytes();
-    const truncated = this.kept < this.size;
+    const all = this.bytes();
+    const bytes = limit < all.length ? all.subarray(0, limit) : all;
+    const truncated = bytes.length < this.size;
     const text = contentEncoding === undefined ? utf8Prefix(bytes, truncated) : undefined;
     const body: CapturedBody =
       text !== undefined

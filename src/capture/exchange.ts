@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { nanoid } from 'nanoid';
-import type { CompiledRule, ExchangeView, Phase } from '../match/index.js';
+import type { ExchangeView, Phase } from '../match/index.js';
+import type { ActiveRule, RuleSet } from '../match/rule-set.js';
 import { internalError } from '../debug.js';
 import { newSpanId, newTraceId } from '../trace/ids.js';
 import { parseTraceparent } from '../trace/traceparent.js';
@@ -9,15 +10,21 @@ import { BodyTap } from './body.js';
 import type { CaptureRecord, CapturedError, CaptureTrace, HeaderList } from './record.js';
 import type { Redactor } from './redact.js';
 
-/** What a Recorder gives every exchange: resolved once per loop(), shared by all its requests. */
+/**
+ * What a Recorder gives every exchange: resolved once per loop() and rule set, shared by all the
+ * requests that start while that set is in force. A new set never changes a running exchange.
+ */
 export interface CaptureSettings {
   service: string;
   instance: string;
+  /** The most body bytes any rule keeps, per direction: what is teed while the rules are undecided. */
   maxRequestBodyBytes: number;
   maxResponseBodyBytes: number;
-  redactor: Redactor;
-  /** The rule set in force when the request arrived; a new set never changes a running exchange. */
-  rules: readonly CompiledRule[];
+  /** The redactor for the captures of these rules (loop()'s names plus the rules' own). */
+  redactorFor: (rules: readonly ActiveRule[]) => Redactor;
+  ruleSet: RuleSet;
+  /** `ruleSet.rules`, one property load closer. */
+  rules: readonly ActiveRule[];
   /** The framework's matched route for this request, read when the exchange ends. */
   routeOf: (req: IncomingMessage) => string | undefined;
   /** Where finished captures go (the ship queue). Must not throw. */
@@ -35,6 +42,11 @@ interface ResponseInternals {
 const PENDING = 0;
 const CAPTURING = 1;
 const DONE = 2;
+
+/** A rule's verdict on one exchange, once its expression said yes: kept, or skipped by sample / rate. */
+const UNDECIDED = 0;
+const KEPT = 1;
+const SKIPPED = 2;
 
 /**
  * Which exchange a request or response belongs to. A WeakMap rather than a property: Express gives
@@ -67,6 +79,13 @@ export class Exchange implements ExchangeView {
   nextOut: unknown = undefined;
   /** The request stream's own push, called by the body tee. */
   push: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | null = null;
+  /** Per rule, once its expression matched: KEPT or SKIPPED. Allocated only for exchanges that match. */
+  private verdicts: Uint8Array | null = null;
+  /**
+   * The rules (the first 31, one bit each) whose expression already said no: a no is final, so they
+   * are not evaluated again at later phases. A number, so tracking it allocates nothing.
+   */
+  private no = 0;
   private listening = false;
   private responseHeaders: HeaderList | null = null;
   /** Monotonic start; the wall-clock start is derived from it only for captures (one clock read per request). */
@@ -140,21 +159,51 @@ export class Exchange implements ExchangeView {
     return this.state !== DONE;
   }
 
-  /** Evaluates the rules with what is known at `phase`; captures on the first yes, drops on all no. */
+  /**
+   * Evaluates the rules with what is known at `phase`: captures on the first rule that matches and is
+   * not skipped by its sampling or rate limit, drops when every rule says no.
+   */
   decide(phase: Phase): void {
     if (phase > this.phase) this.phase = phase;
     const rules = this.settings.rules;
     let open = false;
     for (let i = 0; i < rules.length; i++) {
-      const answer = rules[i]!.evaluate(this, this.phase);
-      if (answer === true) {
+      const bit = i < 31 ? 1 << i : 0;
+      if ((this.no & bit) !== 0) continue;
+      const verdict = this.verdicts === null ? UNDECIDED : this.verdicts[i];
+      if (verdict === SKIPPED) continue;
+      const answer = verdict === KEPT || rules[i]!.evaluate(this, this.phase);
+      if (answer === true && (verdict === KEPT || this.admit(i))) {
         if (this.state === PENDING) this.state = CAPTURING;
         this.listen();
         return;
       }
       if (answer === undefined) open = true;
+      else if (answer === false) this.no |= bit;
     }
     if (!open) this.drop();
+  }
+
+  /**
+   * A rule's expression matched: sampling and the rate limit decide whether it keeps the exchange.
+   * Decided once per rule and exchange, on the rare path of a match; Math.random and the token bucket
+   * allocate nothing and need no lock.
+   */
+  private admit(i: number): boolean {
+    const rules = this.settings.rules;
+    const rule = rules[i]!;
+    const verdicts = (this.verdicts ??= new Uint8Array(rules.length));
+    rule.counters.matched++;
+    let kept = true;
+    if (rule.sample < 1 && !(Math.random() < rule.sample)) {
+      rule.counters.sampledOut++;
+      kept = false;
+    } else if (rule.limiter !== null && !rule.limiter.take()) {
+      rule.counters.rateLimited++;
+      kept = false;
+    }
+    verdicts[i] = kept ? KEPT : SKIPPED;
+    return kept;
   }
 
   onRequestChunk(chunk: unknown, encoding: unknown): void {
@@ -184,9 +233,19 @@ export class Exchange implements ExchangeView {
     try {
       this.durationMs = performance.now() - this.t0;
       this.phase = 3;
-      const names: string[] = [];
-      for (const rule of this.settings.rules) if (rule.evaluate(this, 3) === true) names.push(rule.name);
-      if (names.length > 0) this.settings.sink(this.toRecord(names));
+      const rules = this.settings.rules;
+      let kept: ActiveRule[] | undefined;
+      for (let i = 0; i < rules.length; i++) {
+        if (i < 31 && (this.no & (1 << i)) !== 0) continue;
+        const verdict = this.verdicts === null ? UNDECIDED : this.verdicts[i];
+        if (verdict === KEPT || (verdict === UNDECIDED && rules[i]!.evaluate(this, 3) === true && this.admit(i))) {
+          (kept ??= []).push(rules[i]!);
+        }
+      }
+      if (kept !== undefined) {
+        for (const rule of kept) rule.counters.captured++;
+        this.settings.sink(this.toRecord(kept));
+      }
     } catch (err) {
       internalError('capture', err);
     }
@@ -203,6 +262,7 @@ export class Exchange implements ExchangeView {
     this.state = DONE;
     this.reqTap = null;
     this.resTap = null;
+    this.verdicts = null;
     this.responseHeaders = null;
     this.nextIn = undefined;
     this.nextOut = undefined;
@@ -226,9 +286,16 @@ export class Exchange implements ExchangeView {
     return this.responseHeaders;
   }
 
-  private toRecord(rules: string[]): CaptureRecord {
+  private toRecord(rules: readonly ActiveRule[]): CaptureRecord {
     const { req, res, settings } = this;
-    const { redactor } = settings;
+    const redactor = settings.redactorFor(rules);
+    // Each rule may keep fewer body bytes than were teed; the capture keeps what its rules allow.
+    let maxRequestBody = 0;
+    let maxResponseBody = 0;
+    for (const rule of rules) {
+      if (rule.maxRequestBodyBytes > maxRequestBody) maxRequestBody = rule.maxRequestBodyBytes;
+      if (rule.maxResponseBodyBytes > maxResponseBody) maxResponseBody = rule.maxResponseBodyBytes;
+    }
     const redacted: string[] = [];
     const requestHeaders = pairs(req.rawHeaders);
     const responseHeaders = this.sentHeaders() ?? unsentHeaders(res);
@@ -247,7 +314,7 @@ export class Exchange implements ExchangeView {
         httpVersion: req.httpVersion,
         headers: redactor.headers(requestHeaders, 'request.headers', redacted),
         body: redactor.body(
-          this.reqTap?.toBody(headerValue(requestHeaders, 'content-encoding')) ?? null,
+          this.reqTap?.toBody(headerValue(requestHeaders, 'content-encoding'), maxRequestBody) ?? null,
           headerValue(requestHeaders, 'content-type'),
           'request.body',
           redacted,
@@ -257,7 +324,7 @@ export class Exchange implements ExchangeView {
         status: res.statusCode,
         headers: redactor.headers(responseHeaders, 'response.headers', redacted),
         body: redactor.body(
-          this.resTap?.toBody(headerValue(responseHeaders, 'content-encoding')) ?? null,
+          this.resTap?.toBody(headerValue(responseHeaders, 'content-encoding'), maxResponseBody) ?? null,
           headerValue(responseHeaders, 'content-type'),
           'response.body',
           redacted,
@@ -266,7 +333,7 @@ export class Exchange implements ExchangeView {
       },
       destination: req.headers.host ?? `${req.socket?.localAddress ?? ''}:${req.socket?.localPort ?? ''}`,
       outbound: [],
-      rules,
+      rules: rules.map((r) => r.name),
       redacted,
     };
     if (req.socket?.remoteAddress !== undefined) record.request.remoteAddress = req.socket.remoteAddress;

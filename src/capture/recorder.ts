@@ -9,14 +9,20 @@ import { attachRequestTee, installResponseTee } from './tee.js';
  */
 export class Recorder {
   constructor(
-    private readonly settings: CaptureSettings,
+    private settings: CaptureSettings,
     private readonly captureReplays: boolean,
   ) {
     installResponseTee();
   }
 
+  /** A new rule set, for the requests that start from now on; running exchanges keep theirs. */
+  update(settings: CaptureSettings): void {
+    this.settings = settings;
+  }
+
   begin(req: IncomingMessage, res: ServerResponse): Exchange | undefined {
     try {
+      if (this.settings.rules.length === 0) return undefined;
       // Already watched by another loop() (mounted twice, or Koa inside Express).
       if (exchanges.has(res)) return undefined;
       const headers = req.headers;

@@ -11,6 +11,8 @@ export interface RedactOptions {
    * without `-` and `_`, it contains one of these (so `password` also covers `newPassword`).
    */
   fields?: string[];
+  /** Query parameter names only (not body fields), matched like `fields`. */
+  query?: string[];
 }
 
 export const DEFAULT_REDACT_HEADERS: readonly string[] = [
@@ -49,11 +51,13 @@ function normalize(name: string): string {
 export class Redactor {
   private readonly headerNames: Set<string>;
   private readonly fieldPatterns: string[];
+  private readonly queryPatterns: string[];
   private readonly fieldCache = new Map<string, boolean>();
 
   constructor(options: RedactOptions = {}) {
     this.headerNames = new Set([...DEFAULT_REDACT_HEADERS, ...(options.headers ?? [])].map((h) => h.toLowerCase()));
     this.fieldPatterns = [...new Set([...DEFAULT_REDACT_FIELDS, ...(options.fields ?? [])].map(normalize))];
+    this.queryPatterns = [...new Set((options.query ?? []).map(normalize))];
   }
 
   /** True when a body field or query parameter of this name holds a secret. */
@@ -65,6 +69,13 @@ export class Redactor {
       if (this.fieldCache.size < 1024) this.fieldCache.set(name, hit);
     }
     return hit;
+  }
+
+  private isSecretQueryParameter(name: string): boolean {
+    if (this.isSecretField(name)) return true;
+    if (this.queryPatterns.length === 0) return false;
+    const n = normalize(name);
+    return this.queryPatterns.some((p) => n.includes(p));
   }
 
   headers(list: HeaderList, where: string, redacted: string[]): HeaderList {
@@ -89,12 +100,12 @@ export class Redactor {
     if (q === -1) return url;
     const hash = url.indexOf('#', q);
     const end = hash === -1 ? url.length : hash;
-    const query = this.form(url.slice(q + 1, end), `${where}.query`, redacted);
+    const query = this.form(url.slice(q + 1, end), `${where}.query`, redacted, true);
     return url.slice(0, q + 1) + query + url.slice(end);
   }
 
   /** Redacts an `application/x-www-form-urlencoded` string (a query string or a form body). */
-  form(text: string, where: string, redacted: string[]): string {
+  form(text: string, where: string, redacted: string[], isQuery = false): string {
     let changed = false;
     const parts = text.split('&');
     for (let i = 0; i < parts.length; i++) {
@@ -102,7 +113,7 @@ export class Redactor {
       const eq = part.indexOf('=');
       const rawName = eq === -1 ? part : part.slice(0, eq);
       const name = safeDecode(rawName);
-      if (eq !== -1 && this.isSecretField(name)) {
+      if (eq !== -1 && (isQuery ? this.isSecretQueryParameter(name) : this.isSecretField(name))) {
         parts[i] = `${rawName}=${REDACTED}`;
         changed = true;
         addOnce(redacted, `${where}.${name}`);

@@ -22,6 +22,12 @@ export async function captureReceiver(answer?: (batch: number) => { status: numb
   const batches: Array<{ at: number; count: number; status: number }> = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   const server = http.createServer((req, res) => {
+    // Only ingest: a loop()'s poll for rules gets what a collector without the rules API would say.
+    if (req.method !== 'POST' || req.url !== '/v1/captures') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"LOOP_ERR_ROUTE_NOT_FOUND","message":"not here"}}');
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

@@ -13,7 +13,11 @@ describe('loop() options', () => {
     ['bad collector', { collector: 'not a url' }, /'collector' must be an http\(s\) URL such as http:\/\/127\.0\.0\.1:5678/],
     ['ftp collector', { collector: 'ftp://x' }, /'collector' must use http: or https:/],
     ['token with newline', { token: 'a\nb' }, /'token' must be a non-empty string on one line/],
-    ['match not a string', { match: 500 }, /'match' must be a rule expression string such as 'status >= 500'/],
+    [
+      'match neither a rule nor a predicate',
+      { match: 500 },
+      /'match' must be a rule expression such as 'status >= 500', or an Envoy match predicate object, got 500/,
+    ],
     ['rule syntax', { match: 'status >=' }, /rule "match" syntax error at 1:10: expected a number or string after '>='/],
     ['negative body limit', { maxBodyBytes: -1 }, /'maxBodyBytes' must be a whole number of bytes >= 0/],
     ['body limit key', { maxBodyBytes: { req: 1 } }, /unknown option 'req' in 'maxBodyBytes'; did you mean 'request'\?/],
