@@ -5,6 +5,8 @@ import { createTokenCheck } from './http/auth.js';
 import { HttpError, sendError, sendJson } from './http/http-error.js';
 import { readBody } from './http/read-body.js';
 import { CollectorMetrics, type RejectReason } from './metrics.js';
+import { RuleWatch } from './rule-watch.js';
+import { createRuleHandlers } from './rules-api.js';
 import type { CaptureStore } from './storage/types.js';
 import { validateBatch } from './validate-capture.js';
 
@@ -27,9 +29,11 @@ interface Route {
  * The collector's HTTP API as a plain node:http request listener: no port, no process. `server.ts`
  * listens; tests may call the handler on any server.
  */
-export function createApp(options: AppOptions): { handler: RequestListener; metrics: CollectorMetrics } {
+export function createApp(options: AppOptions): { handler: RequestListener; metrics: CollectorMetrics; close(): void } {
   const { store, maxBodyBytes } = options;
   const metrics = new CollectorMetrics();
+  const watch = new RuleWatch(store);
+  const rules = createRuleHandlers(store, watch, maxBodyBytes);
   const tokenOk = options.token ? createTokenCheck(options.token) : undefined;
 
   const ingest: Handler = async (req, res) => {
@@ -89,6 +93,17 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
     { pattern: /^\/metrics$/, auth: true, methods: { GET: metricsRoute, HEAD: metricsRoute } },
     { pattern: /^\/v1\/captures$/, auth: true, methods: { GET: list, HEAD: list, POST: ingest } },
     { pattern: /^\/v1\/captures\/([^/]+)$/, auth: true, methods: { GET: get, HEAD: get, DELETE: remove } },
+    {
+      pattern: /^\/v1\/tapconfigs$/,
+      auth: true,
+      methods: { GET: rules.listTapConfigs, HEAD: rules.listTapConfigs, POST: rules.applyTapConfigs },
+    },
+    {
+      pattern: /^\/v1\/tapconfigs\/([^/]+)$/,
+      auth: true,
+      methods: { GET: rules.getTapConfig, HEAD: rules.getTapConfig, DELETE: rules.deleteTapConfig },
+    },
+    { pattern: /^\/v1\/rules$/, auth: true, methods: { GET: rules.pollRules } },
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -130,7 +145,8 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
       sendError(req, res, new HttpError(500, codes.INTERNAL, 'internal error'));
     });
   };
-  return { handler, metrics };
+  // close() ends the long polls at once, so that a shutdown does not wait for them.
+  return { handler, metrics, close: () => watch.close() };
 }
 
 function notFound(id: string): HttpError {

@@ -58,7 +58,8 @@ export function createCollector(options: CollectorOptions): Collector {
   }
 
   const store = givenStore ?? new SqliteStore(db!);
-  const { handler } = createApp({ store, token, maxBodyBytes });
+  const app = createApp({ store, token, maxBodyBytes });
+  const { handler } = app;
   let listener: HttpListener | undefined;
   let closed: Promise<void> | undefined;
 
@@ -74,6 +75,7 @@ export function createCollector(options: CollectorOptions): Collector {
     },
     close() {
       closed ??= (async () => {
+        app.close();
         await listener?.close();
         if (!givenStore) await store.close();
       })();

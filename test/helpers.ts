@@ -115,22 +115,23 @@ export interface RunResult {
 }
 
 /**
- * Runs the built `loopctl` with `args`. LOOP_COLLECTOR and LOOP_TOKEN from the outer environment are
- * dropped, so only `env` decides them.
+ * Runs the built `loopctl` with `args` (and `input` on its standard input). LOOP_COLLECTOR and
+ * LOOP_TOKEN from the outer environment are dropped, so only `env` decides them.
  */
-export function runLoopctl(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000): Promise<RunResult> {
+export function runLoopctl(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 20_000, input?: string): Promise<RunResult> {
   const base = { ...process.env };
   delete base.LOOP_COLLECTOR;
   delete base.LOOP_TOKEN;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [loopctlPath, ...args], {
       env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`loopctl ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${stderr}`));

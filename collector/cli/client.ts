@@ -1,6 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
+import type { TapConfig } from '../../src/match/tapconfig.js';
+import type { ApplyProblem } from '../rules-api.js';
+import type { AgentState, ApplyResult, StoredTapConfig } from '../storage/types.js';
 import { LoopError, codes, networkReason } from '../../src/errors.js';
 
 /** loopctl's view of the collector API: one request per call, no keep-alive. */
@@ -39,14 +42,40 @@ export class CollectorClient {
   }
 
   async get(id: string): Promise<CaptureRecord> {
-    return (await this.#request('GET', `/v1/captures/${encodeURIComponent(id)}`, id)) as CaptureRecord;
+    return (await this.#request('GET', `/v1/captures/${encodeURIComponent(id)}`, { id })) as CaptureRecord;
   }
 
-  #request(method: string, path: string, id?: string): Promise<unknown> {
+  async deleteCapture(id: string): Promise<void> {
+    await this.#request('DELETE', `/v1/captures/${encodeURIComponent(id)}`, { id });
+  }
+
+  async listTapConfigs(): Promise<TapConfigListing> {
+    return (await this.#request('GET', '/v1/tapconfigs')) as TapConfigListing;
+  }
+
+  /** Applies all or none; a refusal carries the collector's problems (`ApplyError`). */
+  async applyTapConfigs(tapconfigs: TapConfig[], dryRun = false): Promise<ApplyResult> {
+    const path = `/v1/tapconfigs${dryRun ? '?dryRun=true' : ''}`;
+    return (await this.#request('POST', path, { body: { tapconfigs } })) as ApplyResult;
+  }
+
+  async deleteTapConfig(name: string): Promise<number> {
+    const body = (await this.#request('DELETE', `/v1/tapconfigs/${encodeURIComponent(name)}`, { tapconfig: name })) as {
+      version: number;
+    };
+    return body.version;
+  }
+
+  #request(method: string, path: string, about: { id?: string; tapconfig?: string; body?: unknown } = {}): Promise<unknown> {
     const url = new URL(`${this.#base.origin}${this.#basePath}${path}`);
     const transport = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    const payload = about.body === undefined ? undefined : Buffer.from(JSON.stringify(about.body));
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(payload.length);
+    }
     return new Promise((resolve, reject) => {
       const req = transport.request(url, { method, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
@@ -67,12 +96,12 @@ export class CollectorClient {
             return;
           }
           if (status >= 200 && status < 300) resolve(body);
-          else reject(this.#failure(status, body, id));
+          else reject(this.#failure(status, body, about));
         });
       });
       req.setTimeout(30_000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'LOOP_TIMEOUT' })));
       req.on('error', (err) => reject(this.#unreachable(err)));
-      req.end();
+      req.end(payload);
     });
   }
 
@@ -85,14 +114,35 @@ export class CollectorClient {
     );
   }
 
-  #failure(status: number, body: unknown, id: string | undefined): LoopError {
+  #failure(status: number, body: unknown, about: { id?: string; tapconfig?: string }): LoopError {
     if (status === 401) {
       return new LoopError(codes.UNAUTHORIZED, 'the collector refused the token; pass --token or set LOOP_TOKEN');
     }
-    const error = (body as { error?: { code?: string; message?: string } } | null)?.error;
-    if (status === 404 && id !== undefined && error?.code === codes.NOT_FOUND) {
-      return new LoopError(codes.NOT_FOUND, `no capture with id ${id}`);
+    const error = (body as { error?: { code?: string; message?: string; problems?: ApplyProblem[] } } | null)?.error;
+    if (status === 404 && error?.code === codes.NOT_FOUND) {
+      if (about.id !== undefined) return new LoopError(codes.NOT_FOUND, `no capture with id ${about.id}`);
+      if (about.tapconfig !== undefined) return new LoopError(codes.NOT_FOUND, `no tapconfig named ${about.tapconfig}`);
+    }
+    if (status === 400 && error?.code === codes.INVALID_TAPCONFIG && Array.isArray(error.problems)) {
+      return new ApplyError(error.message ?? 'the collector refused the TapConfigs', error.problems);
     }
     return new LoopError(codes.COLLECTOR_ERROR, `the collector answered ${status}: ${error?.message ?? 'no reason given'}`);
+  }
+}
+
+/** What `GET /v1/tapconfigs` answers. */
+export interface TapConfigListing {
+  version: number;
+  tapconfigs: Array<StoredTapConfig & { captured: number }>;
+  agents: AgentState[];
+}
+
+/** The collector refused an apply; `problems` say where, by resource index and field path. */
+export class ApplyError extends LoopError {
+  constructor(
+    message: string,
+    readonly problems: ApplyProblem[],
+  ) {
+    super(codes.INVALID_TAPCONFIG, message);
   }
 }

@@ -2,8 +2,8 @@ import { CommanderError } from 'commander';
 import { LoopError } from '../../src/errors.js';
 
 /**
- * The CLI's one exit point for errors: one line on stderr, `loopctl: <what happened and the fix>`, and
- * the exit code (0 for --help/--version, else 2).
+ * The CLI's one exit point for errors: one line on stderr, `loopctl: <what happened and the fix>` (a
+ * line per problem when there are several), and the exit code (0 for --help/--version, else 2).
  */
 export function handleError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
   if (err instanceof CommanderError) {
@@ -19,7 +19,8 @@ export function handleError(err: unknown, stderr: NodeJS.WritableStream = proces
     return 2;
   }
   if (err instanceof LoopError) {
-    stderr.write(`loopctl: ${err.message}\n`);
+    // Several problems (an apply with many mistakes) are one line each, each on its own.
+    stderr.write(`${err.message.split('\n').map((line) => `loopctl: ${line}`).join('\n')}\n`);
     return 2;
   }
   const message = err instanceof Error ? err.message : String(err);

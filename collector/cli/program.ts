@@ -1,4 +1,7 @@
 import { Command, Option } from 'commander';
+import { applyCommand } from './commands/apply.js';
+import { deleteCommand } from './commands/delete.js';
+import { getCommand } from './commands/get.js';
 import { listCommand } from './commands/list.js';
 import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
@@ -11,7 +14,7 @@ export function buildProgram(ctx: Omit<CliContext, 'globals'>): Command {
   const program = new Command('loopctl');
   const context: CliContext = { ...ctx, globals: () => program.opts<GlobalOptions>() };
   program
-    .description('list, show and replay the requests httploop captured')
+    .description('list, show and replay the requests httploop captured; apply the rules that say what to capture')
     .addOption(
       new Option('--collector <url>', 'collector base URL').env('LOOP_COLLECTOR').default(DEFAULT_COLLECTOR),
     )
@@ -20,7 +23,16 @@ export function buildProgram(ctx: Omit<CliContext, 'globals'>): Command {
     // Commander's own messages go through handleError, as one `loopctl: ...` line.
     .configureOutput({ outputError: () => {} })
     .showHelpAfterError(false);
-  for (const command of [serveCommand(context), listCommand(context), showCommand(context), replayCommand(context)]) {
+  const commands = [
+    serveCommand(context),
+    listCommand(context),
+    showCommand(context),
+    replayCommand(context),
+    applyCommand(context),
+    getCommand(context),
+    deleteCommand(context),
+  ];
+  for (const command of commands) {
     command.exitOverride().configureOutput({ outputError: () => {} });
     program.addCommand(command);
   }

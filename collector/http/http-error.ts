@@ -5,11 +5,20 @@ import { LoopError, type LoopErrorCode } from '../../src/errors.js';
 export class HttpError extends LoopError {
   readonly status: number;
   readonly headers: Record<string, string>;
-  constructor(status: number, code: LoopErrorCode, message: string, headers: Record<string, string> = {}) {
+  /** More fields of the error object, for machines (for example every problem of an apply). */
+  readonly details: Record<string, unknown>;
+  constructor(
+    status: number,
+    code: LoopErrorCode,
+    message: string,
+    headers: Record<string, string> = {},
+    details: Record<string, unknown> = {},
+  ) {
     super(code, message);
     this.name = 'HttpError';
     this.status = status;
     this.headers = headers;
+    this.details = details;
   }
 }
 
@@ -33,5 +42,5 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: HttpEr
   const headers = { ...err.headers };
   // An unread request body would otherwise be drained on a keep-alive connection; refuse it instead.
   if (!req.complete) headers.connection = 'close';
-  sendJson(res, err.status, { error: { code: err.code, message: err.message } }, headers);
+  sendJson(res, err.status, { error: { code: err.code, message: err.message, ...err.details } }, headers);
 }

@@ -49,6 +49,45 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX captures_trace_id   ON captures(trace_id);
     `,
   },
+  {
+    version: 2,
+    name: 'tapconfigs',
+    // TapConfigs and one version number for the whole rule set (bumped by every change that changes
+    // something), which agents poll with. `capture_rules` indexes captures by the rules that matched,
+    // for the CAPTURED column; existing captures are indexed from their records. `agents` records what
+    // each running loop() has in force, as it last said when polling.
+    sql: `
+      CREATE TABLE tapconfigs (
+        name        TEXT    PRIMARY KEY,
+        namespace   TEXT,
+        resource    TEXT    NOT NULL,
+        version     INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+      );
+      CREATE TABLE rules_version (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        version  INTEGER NOT NULL
+      );
+      INSERT INTO rules_version (id, version) VALUES (1, 0);
+      CREATE TABLE capture_rules (
+        rule  TEXT    NOT NULL,
+        seq   INTEGER NOT NULL REFERENCES captures(seq) ON DELETE CASCADE,
+        PRIMARY KEY (rule, seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX capture_rules_seq ON capture_rules(seq);
+      INSERT OR IGNORE INTO capture_rules (rule, seq)
+        SELECT j.value, r.seq FROM capture_records r, json_each(r.record, '$.rules') j WHERE j.type = 'text';
+      CREATE TABLE agents (
+        service    TEXT    NOT NULL,
+        instance   TEXT    NOT NULL,
+        version    INTEGER NOT NULL,
+        source     TEXT    NOT NULL,
+        seen_at    INTEGER NOT NULL,
+        PRIMARY KEY (service, instance)
+      );
+    `,
+  },
 ];
 
 /** Brings the database at `file` up to the newest known schema version. */

@@ -2,7 +2,8 @@ import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
 import { migrate } from './sqlite-migrations.js';
-import type { CaptureFilter, CaptureStore, InsertResult } from './types.js';
+import type { TapConfig } from '../../src/match/tapconfig.js';
+import type { AgentState, ApplyAction, ApplyResult, CaptureFilter, CaptureStore, InsertResult, StoredTapConfig } from './types.js';
 
 /** Options for {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -49,6 +50,18 @@ export class SqliteStore implements CaptureStore {
   /** List statements, one per filter shape, each prepared the first time that shape is asked for. */
   readonly #listStatements = new Map<string, Database.Statement>();
   readonly #insertBatch: Database.Transaction<(records: CaptureRecord[]) => InsertResult>;
+  readonly #insertCaptureRule: Database.Statement;
+  readonly #rulesVersion: Database.Statement;
+  readonly #bumpVersion: Database.Statement;
+  readonly #listTapConfigs: Database.Statement;
+  readonly #getTapConfig: Database.Statement;
+  readonly #upsertTapConfig: Database.Statement;
+  readonly #deleteTapConfig: Database.Statement;
+  readonly #countByRule: Database.Statement;
+  readonly #upsertAgent: Database.Statement;
+  readonly #listAgents: Database.Statement;
+  readonly #apply: Database.Transaction<(configs: TapConfig[]) => ApplyResult>;
+  readonly #delete: Database.Transaction<(name: string) => number | undefined>;
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file;
@@ -93,6 +106,58 @@ export class SqliteStore implements CaptureStore {
     this.#count = this.#db.prepare('SELECT COUNT(*) AS n FROM captures');
     this.#ping = this.#db.prepare('SELECT 1 AS ok');
 
+    this.#insertCaptureRule = this.#db.prepare('INSERT INTO capture_rules (rule, seq) VALUES (?, ?)');
+    this.#rulesVersion = this.#db.prepare('SELECT version FROM rules_version WHERE id = 1').pluck();
+    this.#bumpVersion = this.#db.prepare('UPDATE rules_version SET version = version + 1 WHERE id = 1 RETURNING version').pluck();
+    this.#listTapConfigs = this.#db.prepare(
+      'SELECT resource, version, created_at, updated_at FROM tapconfigs ORDER BY name',
+    );
+    this.#getTapConfig = this.#db.prepare('SELECT resource FROM tapconfigs WHERE name = ?').pluck();
+    this.#upsertTapConfig = this.#db.prepare(`INSERT INTO tapconfigs (name, namespace, resource, version, created_at, updated_at)
+      VALUES (@name, @namespace, @resource, @version, @now, @now)
+      ON CONFLICT (name) DO UPDATE SET namespace = excluded.namespace, resource = excluded.resource,
+        version = excluded.version, updated_at = excluded.updated_at`);
+    this.#deleteTapConfig = this.#db.prepare('DELETE FROM tapconfigs WHERE name = ?');
+    this.#countByRule = this.#db.prepare('SELECT rule, COUNT(*) AS n FROM capture_rules GROUP BY rule');
+    this.#upsertAgent = this.#db.prepare(`INSERT INTO agents (service, instance, version, source, seen_at)
+      VALUES (@service, @instance, @version, @source, @seenAt)
+      ON CONFLICT (service, instance) DO UPDATE SET version = excluded.version, source = excluded.source,
+        seen_at = excluded.seen_at`);
+    this.#listAgents = this.#db.prepare(
+      'SELECT service, instance, version, source, seen_at FROM agents WHERE seen_at >= ? ORDER BY service, instance',
+    );
+    this.#apply = this.#db.transaction((configs: TapConfig[]): ApplyResult => {
+      const now = Date.now();
+      const results: ApplyResult['results'] = [];
+      let version = this.#rulesVersion.get() as number;
+      const changed: TapConfig[] = [];
+      for (const config of configs) {
+        const name = config.metadata.name;
+        const before = this.#getTapConfig.get(name) as string | undefined;
+        const resource = JSON.stringify(config);
+        const action: ApplyAction = before === undefined ? 'created' : before === resource ? 'unchanged' : 'configured';
+        results.push({ name, action });
+        if (action !== 'unchanged') changed.push(config);
+      }
+      if (changed.length > 0) {
+        version = this.#bumpVersion.get() as number;
+        for (const config of changed) {
+          this.#upsertTapConfig.run({
+            name: config.metadata.name,
+            namespace: config.metadata.namespace ?? null,
+            resource: JSON.stringify(config),
+            version,
+            now,
+          });
+        }
+      }
+      return { version, results };
+    });
+    this.#delete = this.#db.transaction((name: string): number | undefined => {
+      if (this.#deleteTapConfig.run(name).changes === 0) return undefined;
+      return this.#bumpVersion.get() as number;
+    });
+
     this.#insertBatch = this.#db.transaction((records: CaptureRecord[]): InsertResult => {
       let inserted = 0;
       let duplicates = 0;
@@ -123,6 +188,7 @@ export class SqliteStore implements CaptureStore {
           receivedAt,
         });
         this.#insertRecord.run(result.lastInsertRowid, json);
+        for (const rule of new Set(record.rules)) this.#insertCaptureRule.run(rule, result.lastInsertRowid);
         inserted++;
       }
       return { inserted, duplicates };
@@ -197,6 +263,51 @@ export class SqliteStore implements CaptureStore {
 
   count(): number {
     return (this.#count.get() as { n: number }).n;
+  }
+
+  listTapConfigs(): StoredTapConfig[] {
+    return (this.#listTapConfigs.all() as Array<{ resource: string; version: number; created_at: number; updated_at: number }>).map(
+      (row) => ({
+        resource: JSON.parse(row.resource) as TapConfig,
+        version: row.version,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+      }),
+    );
+  }
+
+  applyTapConfigs(configs: TapConfig[]): ApplyResult {
+    return this.#apply.immediate(configs);
+  }
+
+  deleteTapConfig(name: string): number | undefined {
+    return this.#delete.immediate(name);
+  }
+
+  rulesVersion(): number {
+    return this.#rulesVersion.get() as number;
+  }
+
+  countByRule(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const row of this.#countByRule.all() as Array<{ rule: string; n: number }>) out[row.rule] = row.n;
+    return out;
+  }
+
+  recordAgent(agent: AgentState): void {
+    this.#upsertAgent.run(agent);
+  }
+
+  listAgents(since: number): AgentState[] {
+    return (
+      this.#listAgents.all(since) as Array<{ service: string; instance: string; version: number; source: string; seen_at: number }>
+    ).map((row) => ({
+      service: row.service,
+      instance: row.instance,
+      version: row.version,
+      source: row.source === 'collector' ? 'collector' : 'local',
+      seenAt: row.seen_at,
+    }));
   }
 
   ping(): boolean {

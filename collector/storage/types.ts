@@ -1,4 +1,6 @@
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
+import type { RuleSource } from '../../src/match/rule-set.js';
+import type { TapConfig } from '../../src/match/tapconfig.js';
 
 /** Filters shared by `GET /v1/captures`, `loopctl list` and bulk replay. */
 export interface CaptureFilter {
@@ -23,6 +25,34 @@ export interface InsertResult {
   duplicates: number;
 }
 
+/** A TapConfig as the collector keeps it. */
+export interface StoredTapConfig {
+  resource: TapConfig;
+  /** The rules version at which it was last created or changed. */
+  version: number;
+  /** Epoch ms. */
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
+
+export interface ApplyResult {
+  /** The rules version after the apply (unchanged when nothing changed). */
+  version: number;
+  results: Array<{ name: string; action: ApplyAction }>;
+}
+
+/** What one running loop() said it has in force, when it last polled for rules. */
+export interface AgentState {
+  service: string;
+  instance: string;
+  version: number;
+  source: RuleSource;
+  /** Epoch ms. */
+  seenAt: number;
+}
+
 /**
  * What a collector needs from its database. SQLite implements it today; PostgreSQL will implement the
  * same interface and run the same conformance tests. Methods may be synchronous or not: callers await.
@@ -36,6 +66,19 @@ export interface CaptureStore {
   get(idOrSeq: string | number): Promise<CaptureRecord | undefined> | CaptureRecord | undefined;
   delete(idOrSeq: string | number): Promise<boolean> | boolean;
   count(): Promise<number> | number;
+  /** Every TapConfig, by name. */
+  listTapConfigs(): Promise<StoredTapConfig[]> | StoredTapConfig[];
+  /** Creates or replaces TapConfigs by name, all in one transaction, bumping the version once if anything changed. */
+  applyTapConfigs(configs: TapConfig[]): Promise<ApplyResult> | ApplyResult;
+  /** Removes a TapConfig; resolves to the new version, or undefined when there was none by that name. */
+  deleteTapConfig(name: string): Promise<number | undefined> | number | undefined;
+  /** The rules version: 0 before the first change, then bumped by every change. */
+  rulesVersion(): Promise<number> | number;
+  /** How many stored captures each rule name is among the reasons for. */
+  countByRule(): Promise<Record<string, number>> | Record<string, number>;
+  recordAgent(agent: AgentState): Promise<void> | void;
+  /** Agents seen at or after `since` (epoch ms), by service then instance. */
+  listAgents(since: number): Promise<AgentState[]> | AgentState[];
   /** True when the database answers. */
   ping(): Promise<boolean> | boolean;
   close(): Promise<void> | void;

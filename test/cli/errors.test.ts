@@ -15,7 +15,7 @@ test('collector unreachable: one line with the fix, exit 2', async () => {
 test('the default collector address is http://127.0.0.1:5678', async () => {
   const result = await runLoopctl(['--help']);
   assert.equal(result.code, 0);
-  assert.match(result.stdout, /default: "http:\/\/127\.0\.0\.1:5678", env:\s+LOOP_COLLECTOR/);
+  assert.match(result.stdout, /default:\s+"http:\/\/127\.0\.0\.1:5678", env:\s+LOOP_COLLECTOR/);
 });
 
 test('401: the collector refused the token, with or without one; LOOP_TOKEN and --token work', async (t) => {
@@ -84,7 +84,7 @@ test('usage errors are one line and exit 2', async () => {
 });
 
 test('commands of later issues are not registered', async () => {
-  for (const name of ['apply', 'get', 'delete', 'trace', 'diag', 'export', 'import', 'prune']) {
+  for (const name of ['trace', 'diag', 'export', 'import', 'prune']) {
     const result = await runLoopctl([name]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, new RegExp(`^loopctl: unknown command '${name}'(; did you mean \\w+\\?)? \\(see loopctl --help\\)\n$`));

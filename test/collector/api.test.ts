@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { codes, createCollector } from '../../collector/index.js';
+import { codes, createCollector, SqliteStore } from '../../collector/index.js';
 import { httpRequest, ingest, sampleCapture, startTestCollector } from '../helpers.js';
 
 function assertJsonError(res: { status: number; headers: Record<string, unknown>; text: string; json(): any }, status: number, code: string, message?: string | RegExp): void {
@@ -174,16 +174,11 @@ test('metrics count ingested, duplicates, rejections and stored captures', async
 });
 
 test('an internal error is logged, and answered 500 "internal error" without detail', async (t) => {
-  const store = {
-    insert: () => {
-      throw new Error('disk on fire at /secret/path');
-    },
-    list: () => [],
-    get: () => undefined,
-    delete: () => false,
-    count: () => 0,
-    ping: () => true,
-    close: () => {},
+  // A real store whose insert fails the way a broken disk would.
+  const store = new SqliteStore(':memory:');
+  t.after(() => store.close());
+  store.insert = () => {
+    throw new Error('disk on fire at /secret/path');
   };
   const collector = createCollector({ store });
   const { url } = await collector.listen(0, '127.0.0.1');

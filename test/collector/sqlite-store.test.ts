@@ -3,6 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore, codes } from '../../collector/index.js';
+import { migrations } from '../../collector/storage/sqlite-migrations.js';
 import { sampleCapture, tempDir } from '../helpers.js';
 
 async function openStore(t: import('node:test').TestContext): Promise<{ store: SqliteStore; file: string }> {
@@ -124,8 +125,33 @@ test('reopening an existing file keeps data and does not re-run migrations', asy
 
   const raw = new Database(file, { readonly: true });
   t.after(() => raw.close());
-  assert.deepEqual(raw.prepare('SELECT version, name FROM schema_migrations').all(), [{ version: 1, name: 'captures' }]);
+  assert.deepEqual(raw.prepare('SELECT version, name FROM schema_migrations').all(), [
+    { version: 1, name: 'captures' },
+    { version: 2, name: 'tapconfigs' },
+  ]);
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+});
+
+test('a database of schema 1 is migrated: its captures are indexed by the rules that matched', async (t) => {
+  const file = path.join(await tempDir(t), 'loop.db');
+  const old = new Database(file);
+  old.exec(migrations[0]!.sql);
+  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  old.prepare("INSERT INTO schema_migrations VALUES (1, 'captures', 0)").run();
+  const record = sampleCapture({ rules: ['errors', 'slow'] });
+  old
+    .prepare(`INSERT INTO captures (id, service, instance, started_at, duration_ms, method, path, url, status, destination,
+      trace_id, aborted, size, received_at) VALUES (?, 'web', 'h:1', 0, 1, 'GET', '/', '/', 500, 'web:9090', 't', 0, 10, 0)`)
+    .run(record.id);
+  old.prepare('INSERT INTO capture_records (seq, record) VALUES (1, ?)').run(JSON.stringify(record));
+  old.close();
+
+  const store = new SqliteStore(file);
+  t.after(() => store.close());
+  assert.deepEqual(store.countByRule(), { errors: 1, slow: 1 });
+  assert.equal(store.rulesVersion(), 0);
+  assert.deepEqual(store.listTapConfigs(), []);
+  assert.equal(store.get(1)?.id, record.id);
 });
 
 test('a database from a newer schema is refused with the fix in the message', async (t) => {
@@ -136,7 +162,7 @@ test('a database from a newer schema is refused with the fix in the message', as
   raw.close();
   assert.throws(() => new SqliteStore(file), {
     code: codes.STORAGE,
-    message: `the database ${file} has schema version 99, newer than this httploop knows (1); upgrade httploop or use another --db file`,
+    message: `the database ${file} has schema version 99, newer than this httploop knows (2); upgrade httploop or use another --db file`,
   });
 });
 
