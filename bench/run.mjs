@@ -8,10 +8,13 @@
 // printed too: other load on a shared machine disturbs it less than req/s. Budgets are DESIGN.md's;
 // a miss is reported, not an error (exit 0).
 //
+//   rules      the cost of deciding the seed rule (and ten rules) on an exchange they do not match, in ns
 //   armed      A: bare             B: loop(), default rule, nothing fails (nothing matches, nothing shipped)
+//   armed10    A: bare             B: loop() with ten rules loaded (bench/ten-rules.mjs), nothing matches
 //   capture1%  A: bare, 1% 500s    B: loop() shipping those 500s to a real `loopctl serve` (SQLite)
 //
-// Flags: --quick, --duration S, --pairs N, --only armed|capture1%, --instructions (callgrind counts). Results also go to bench/results/latest.json.
+// Flags: --quick, --duration S, --pairs N, --only rules|armed|armed10|capture1%, --instructions
+// (callgrind counts). Results also go to bench/results/latest.json.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -37,8 +40,16 @@ const pairs = Number(args.pairs ?? (quick ? 3 : 7));
 const warmup = quick ? 1 : 2;
 
 const SCENARIOS = [
-  { name: 'armed', title: 'loop() armed, nothing matches', failEvery: 0, collector: 'none', budget: { ratio: 0.97, addedP99Ms: 0.5 } },
-  { name: 'capture1%', title: 'loop() capturing 1% (1 in 100 answers 500)', failEvery: 100, collector: 'real', budget: { ratio: 0.95 } },
+  { name: 'armed', title: 'loop() armed, nothing matches', variant: 'loop', failEvery: 0, collector: 'none', budget: { ratio: 0.97, addedP99Ms: 0.5 } },
+  {
+    name: 'armed10',
+    title: 'loop() armed with ten rules loaded, nothing matches',
+    variant: 'loop10',
+    failEvery: 0,
+    collector: 'none',
+    budget: { ratio: 0.97, addedP99Ms: 0.5 },
+  },
+  { name: 'capture1%', title: 'loop() capturing 1% (1 in 100 answers 500)', variant: 'loop', failEvery: 100, collector: 'real', budget: { ratio: 0.95 } },
 ];
 
 const children = new Set();
@@ -181,7 +192,7 @@ async function runScenario(scenario) {
     collector = collectorProc.url;
   }
   const a = await startServer('bare', scenario.failEvery, collector);
-  const b = await startServer('loop', scenario.failEvery, collector);
+  const b = await startServer(scenario.variant, scenario.failEvery, collector);
   try {
     await load(a, warmup);
     await load(b, warmup);
@@ -257,13 +268,26 @@ async function runScenario(scenario) {
 }
 
 const chosen = args.only === undefined ? SCENARIOS : SCENARIOS.filter((s) => s.name === args.only);
-if (chosen.length === 0) throw new Error(`no scenario '${args.only}': use ${SCENARIOS.map((s) => s.name).join(' or ')}`);
+if (chosen.length === 0 && args.only !== 'rules') {
+  throw new Error(`no scenario '${args.only}': use rules or ${SCENARIOS.map((s) => s.name).join(' or ')}`);
+}
+
+/** The rule microbenchmark, in a process of its own (tsx: it measures internals, not the package API). */
+function ruleBench() {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'rule-eval.ts')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let result;
+    child.on('message', (msg) => (result = msg.rules));
+    child.once('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`bench/rule-eval.ts exited with ${code}`))));
+  });
+}
 
 console.log(
   `httploop bench: Express 5 hello-JSON, autocannon -c ${CONNECTIONS} -p 1, ${pairs} pairs A B of ${duration} s ` +
     `(warm-up ${warmup} s each), Node ${process.versions.node}, ${cpus().length} CPUs` +
       (PIN ? ', server pinned to core 1, load generator to core 0' : ''),
 );
+const rules = args.only === undefined || args.only === 'rules' ? await ruleBench() : undefined;
 const results = [];
 for (const scenario of chosen) results.push(await runScenario(scenario));
 
@@ -277,6 +301,7 @@ const out = {
   pipelining: 1,
   durationSec: duration,
   pairs,
+  rules,
   scenarios: results,
 };
 mkdirSync(join(HERE, 'results'), { recursive: true });

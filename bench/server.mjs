@@ -1,20 +1,22 @@
 // One benchmarked server, run in its own process so the load generator does not share its event loop.
-// `node bench/server.mjs <bare|loop> [failEvery]`: Express 5 hello-JSON, optionally with app.use(loop())
-// first, optionally answering 500 to every failEvery-th request. Reports its port over IPC.
+// `node bench/server.mjs <bare|loop|loop10> [failEvery]`: Express 5 hello-JSON, optionally with
+// app.use(loop()) first (loop10: with the ten rules of ten-rules.mjs), optionally answering 500 to
+// every failEvery-th request. Reports its port over IPC.
 import http from 'node:http';
 import express from 'express';
 import { loop } from 'httploop';
+import { TEN_RULES } from './ten-rules.mjs';
 
 const [variant = 'bare', failEveryText = '0'] = process.argv.slice(2);
 const failEvery = Number(failEveryText);
 
 const app = express();
 let mw;
-if (variant === 'loop') {
-  mw = loop({ service: 'bench', collector: process.env.BENCH_COLLECTOR });
+if (variant === 'loop' || variant === 'loop10') {
+  mw = loop({ service: 'bench', collector: process.env.BENCH_COLLECTOR, ...(variant === 'loop10' && { rules: TEN_RULES }) });
   app.use(mw);
 } else if (variant !== 'bare') {
-  throw new Error(`unknown variant '${variant}': use bare or loop`);
+  throw new Error(`unknown variant '${variant}': use bare, loop or loop10`);
 }
 
 let n = 0;
