@@ -117,7 +117,9 @@ export function createRuleHandlers(store: CaptureStore, watch: RuleWatch, maxBod
     const known = knownVersion(req.headers['if-none-match'], query.get('version'));
     const source = query.get('source') === 'collector' ? 'collector' : 'local';
     const instance = query.get('instance') || req.socket.remoteAddress || 'unknown';
-    await noteAgent({ service, instance, version: known ?? 0, source, seenAt: Date.now() });
+    // The version the agent has in force; its If-None-Match can be newer (a set it received and refused).
+    const inForce = knownVersion(undefined, query.get('version')) ?? known ?? 0;
+    await noteAgent({ service, instance, version: inForce, source, seenAt: Date.now() });
 
     let version = await store.rulesVersion();
     if (known === version && wait > 0) {

@@ -45,6 +45,8 @@ export class RuleFeed {
   private request: http.ClientRequest | null = null;
   private timer: NodeJS.Timeout | null = null;
   private attempt = 0;
+  /** The last rules version the collector sent, taken or refused. */
+  private seen = 0;
   private closed = false;
   private warned = new Set<string>();
   /** Polls answered, and failures, for stats(). */
@@ -75,6 +77,10 @@ export class RuleFeed {
   private poll(): void {
     if (this.closed) return;
     const { version, source } = this.options.state();
+    // The poll waits on the last version received, even when it was refused (a set this version of
+    // httploop cannot compile): asking with the version in force would be answered at once, again and
+    // again. The version in force is reported apart, for `loopctl get tapconfigs`.
+    const waitOn = this.seen > 0 ? this.seen : version;
     const url = new URL(this.url);
     url.searchParams.set('service', this.options.service);
     url.searchParams.set('instance', this.options.instance);
@@ -82,7 +88,7 @@ export class RuleFeed {
     url.searchParams.set('version', String(version));
     url.searchParams.set('wait', String(this.waitSeconds));
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'httploop-rules' };
-    if (version > 0) headers['if-none-match'] = `"${version}"`;
+    if (waitOn > 0) headers['if-none-match'] = `"${waitOn}"`;
     if (this.options.token !== undefined) headers.authorization = `Bearer ${this.options.token}`;
 
     const started = Date.now();
@@ -132,6 +138,7 @@ export class RuleFeed {
     }
     this.attempt = 0;
     this.counts.updates++;
+    this.seen = answer.version;
     this.options.onRules(answer.tapconfigs, answer.version);
     this.next(0);
   }

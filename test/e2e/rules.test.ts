@@ -149,6 +149,78 @@ rules version 1
     assert.deepEqual(app.mw.stats().ruleSet, { source: 'collector', version: 1, names: ['teapots'] });
   });
 
+  test('a set this httploop cannot compile is refused, the last good one kept, and not asked for again and again', async (t) => {
+    const { url: collectorUrl, collector } = await startTestCollector(t);
+    const app = await startApp(t, collectorUrl);
+    await until(() => app.mw.stats().ruleSet.source === 'local', 2000, 'local rules');
+    assert.equal((await runLoopctl(['apply', '-f', await writeTap(t, TEAPOTS)], { LOOP_COLLECTOR: collectorUrl })).code, 0);
+    await until(() => app.mw.stats().ruleSet.source === 'collector', 2000, 'the applied rule');
+
+    // As a newer collector might serve: a rule this version's engine does not know. Written to the
+    // store directly (the API would refuse it); the collector's poll notices the new version.
+    const errorsBefore = app.mw.stats().internalErrors;
+    const future = { ...(await collector.store.listTapConfigs())[0]!.resource, spec: { match: 'status == 418 && grpcStatus == 14' } };
+    await collector.store.applyTapConfigs([future as never]);
+    await until(() => app.mw.stats().internalErrors > errorsBefore, 5000, 'the refused set reported');
+    assert.deepEqual(app.mw.stats().ruleSet, { source: 'collector', version: 1, names: ['teapots'] });
+    await httpRequest(`${app.url}/teapot`);
+    await app.mw.flush();
+    assert.deepEqual((await collector.store.list({})).map((c) => c.status), [418]);
+
+    // The feed now waits on version 2: over two seconds it sends no more than a few polls.
+    const seen: number[] = [];
+    const counter = (await import('node:diagnostics_channel')).channel('http.client.request.start');
+    const onStart = ({ request }: { request: http.ClientRequest }) => {
+      if (request.path.startsWith('/v1/rules')) seen.push(Date.now());
+    };
+    counter.subscribe(onStart as (m: unknown) => void);
+    t.after(() => counter.unsubscribe(onStart as (m: unknown) => void));
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.ok(seen.length <= 2, `${seen.length} rule polls in 2 s`);
+    const listing = (await httpRequest(`${collectorUrl}/v1/tapconfigs`)).json();
+    assert.deepEqual(
+      listing.agents.map((a: { service: string; version: number; source: string }) => [a.service, a.version, a.source]),
+      [['web', 1, 'collector']],
+      'the agent table shows the version in force, not the refused one',
+    );
+  });
+
+  test('an Envoy predicate applied with the seed\'s apiVersion captures what Envoy would have tapped', async (t) => {
+    const { url: collectorUrl, collector } = await startTestCollector(t);
+    const app = await startApp(t, collectorUrl);
+    await until(() => app.mw.stats().ruleSet.source === 'local', 2000, 'local rules');
+    const file = await writeTap(
+      t,
+      `apiVersion: loop.solo.io/v1
+kind: TapConfig
+metadata:
+  name: teapot-gets
+  namespace: loop-system
+spec:
+  match:
+    and_match:
+      rules:
+        - http_request_headers_match:
+            headers: [{ name: ":method", string_match: { exact: GET } }]
+        - http_response_headers_match:
+            headers: [{ name: ":status", range_match: { start: 400, end: 500 } }]
+`,
+    );
+    const env = { LOOP_COLLECTOR: collectorUrl };
+    assert.deepEqual(await runLoopctl(['apply', '-f', file], env), { code: 0, stdout: 'tapconfig/teapot-gets created\n', stderr: '' });
+    await until(() => app.mw.stats().ruleSet.source === 'collector', 2000, 'the applied rule');
+    await httpRequest(`${app.url}/teapot`);
+    await httpRequest(`${app.url}/fail`);
+    await app.mw.flush();
+    const captures = await collector.store.list({});
+    assert.deepEqual(captures.map((c) => [c.path, c.status]), [['/teapot', 418]]);
+    const got = await runLoopctl(['get', 'tapconfigs'], env);
+    assert.ok(
+      got.stdout.includes('| teapot-gets | envoy: requestHeaders[":method"] == exact("GET") && respons… | all      |      1 |        1 |\n'),
+      got.stdout,
+    );
+  });
+
   test('an invalid file applies nothing and exits 2 with file:line', async (t) => {
     const { url: collectorUrl } = await startTestCollector(t);
     const env = { LOOP_COLLECTOR: collectorUrl };
