@@ -4,13 +4,14 @@
 // pointing at it. Some requests fail, loopctl lists, shows and replays the failure, and everything is
 // shut down again, also when a step fails.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LOOPCTL = fileURLToPath(new URL('../dist/collector/cli/loopctl.js', import.meta.url));
+const TAP = fileURLToPath(new URL('./tap.yaml', import.meta.url));
 const HOST = '127.0.0.1';
 
 const cleanups = [];
@@ -105,10 +106,20 @@ async function main() {
   say('# Listing existing loop captures: there are none yet');
   await loopctl(['list'], env);
 
+  say('# Configure what Loop captures: the seed\'s TapConfig (every 5xx), examples/tap.yaml');
+  console.log(readFileSync(TAP, 'utf8').trimEnd());
+  await loopctl(['apply', '-f', TAP], env);
+
   say('# Start the web service with app.use(loop()); its payments backend never answers');
   const web = await start({ collector, log: (line) => console.log(`  [${line}]`) });
   cleanups.push(() => web.close());
   console.log(`web on ${web.url} (payments on port ${web.paymentsPort}), captures go to ${collector}`);
+  // loop() starts from its own rules and follows the collector's as soon as its first poll is answered.
+  for (let i = 0; web.loop.stats().ruleSet.source !== 'collector'; i++) {
+    if (i === 200) throw new Error('the web service did not pick up the applied TapConfig within 2 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await loopctl(['get', 'tapconfigs'], env);
 
   say('# Send traffic: /health succeeds, / times out calling payments and fails');
   for (const path of ['/health', '/', '/health', '/', '/health']) {
@@ -126,7 +137,7 @@ async function main() {
     throw new Error('loopctl list does not show capture 1 (GET / 500)');
   }
 
-  say('# What capture 1 holds: request, response, route, the error the handler threw');
+  say('# What capture 1 holds: request, response, route, the error the handler threw, the rule (gloo)');
   await loopctl(['show', '--id', '1'], env);
 
   say('# Replay it against the web service (same app: the replay fails the same way, "same" exits 0)');

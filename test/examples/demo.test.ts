@@ -69,6 +69,11 @@ test('npm run demo walks through the seed and cleans up after itself', async () 
   ].join('\n');
   assert.ok(stdout.includes(`$ loopctl list\n${table}\n`), `the table of the two failures:\n${stdout}`);
   assert.match(stdout, /\$ loopctl show --id 1\n[\s\S]*payments did not answer within 300 ms/);
+  // The seed's TapConfig is applied, the app follows it, and the captures name it.
+  assert.match(stdout, /\$ loopctl apply -f \S+examples\/tap\.yaml\ntapconfig\/gloo created\n/);
+  assert.match(stdout, /\| gloo \| responseHeaders\[":status"\] == prefix\("5"\) \| all +\| +1 \| +0 \|/);
+  assert.match(stdout, /\| web +\| +1 \| 1 +\| collector \|/);
+  assert.match(stdout, /\$ loopctl show --id 1\n[\s\S]*rules: +gloo\n/);
   assert.match(stdout, new RegExp(`\\$ loopctl replay --id 1 --destination ${dest}\\n[\\s\\S]*same`));
 
   const collectorPort = Number(/loopctl serve --port (\d+)/.exec(stdout)?.[1]);
