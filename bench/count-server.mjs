@@ -1,17 +1,18 @@
 // One server for instruction counting: Express 5 hello-JSON, bare or behind loop() (armed, default
 // rule, or loop10: the ten rules of ten-rules.mjs; nothing fails), exiting by itself after `total`
 // requests so valgrind writes its counts.
-// `node bench/count-server.mjs <bare|loop|loop10> <total> <port>`; prints "ready" once listening.
+// `node bench/count-server.mjs <bare|loop|loop10> <total> <port> <collector URL>`; prints "ready" once
+// listening. The collector is a real `loopctl serve`: it receives no capture, and holds the rules poll.
 import http from 'node:http';
 import express from 'express';
 import { loop } from 'httploop';
 import { TEN_RULES } from './ten-rules.mjs';
 
-const [variant, totalText, portText] = process.argv.slice(2);
+const [variant, totalText, portText, collector] = process.argv.slice(2);
 const total = Number(totalText);
 const app = express();
-if (variant === 'loop') app.use(loop({ service: 'bench', collector: 'http://127.0.0.1:9' }));
-else if (variant === 'loop10') app.use(loop({ service: 'bench', collector: 'http://127.0.0.1:9', rules: TEN_RULES }));
+if (variant === 'loop') app.use(loop({ service: 'bench', collector }));
+else if (variant === 'loop10') app.use(loop({ service: 'bench', collector, rules: TEN_RULES }));
 else if (variant !== 'bare') throw new Error(`unknown variant '${variant}': use bare, loop or loop10`);
 
 let n = 0;

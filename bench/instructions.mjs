@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { startCollector, stop } from './collector.mjs';
 import { freePort } from './free-port.mjs';
 
 const SERVER = fileURLToPath(new URL('./count-server.mjs', import.meta.url));
@@ -20,10 +21,10 @@ const N2 = 9000;
 const BUDGET = 1 / 0.97;
 
 /** Runs the server under callgrind for `requests` requests; resolves with the instructions counted. */
-async function count(variant, requests, dir) {
+async function count(variant, requests, dir, collector) {
   const port = await freePort();
   const out = join(dir, `${variant}.${requests}.callgrind`);
-  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, SERVER, variant, String(requests), String(port)], {
+  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, SERVER, variant, String(requests), String(port), collector], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -41,8 +42,8 @@ async function count(variant, requests, dir) {
   return Number(line.split(/\s+/)[1]);
 }
 
-async function perRequest(variant, dir) {
-  const [a, b] = [await count(variant, N1, dir), await count(variant, N2, dir)];
+async function perRequest(variant, dir, collector) {
+  const [a, b] = [await count(variant, N1, dir, collector), await count(variant, N2, dir, collector)];
   return (b - a) / (N2 - N1);
 }
 
@@ -51,12 +52,14 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
   process.exit(2);
 }
 const dir = mkdtempSync(join(tmpdir(), 'httploop-instructions-'));
+// Outside valgrind: it only holds the rules long poll of the servers measured.
+const collector = await startCollector(dir);
 try {
   console.log(`httploop bench --instructions: Express 5 hello-JSON, callgrind, per request = (count at ${N2} - count at ${N1}) / ${N2 - N1}, Node ${process.versions.node}`);
   // The two variants run side by side: counts do not depend on load.
   // Two at a time on a 2-core machine: counts do not depend on load, but a third would only queue.
-  const [bare, armed] = await Promise.all([perRequest('bare', dir), perRequest('loop', dir)]);
-  const ten = await perRequest('loop10', dir);
+  const [bare, armed] = await Promise.all([perRequest('bare', dir, collector.url), perRequest('loop', dir, collector.url)]);
+  const ten = await perRequest('loop10', dir, collector.url);
   console.log(`  bare:                  ${Math.round(bare)} instructions per request`);
   for (const [label, n] of [
     ['loop() armed', armed],
@@ -70,5 +73,6 @@ try {
   }
   console.log('  single runs vary by a few points of the ratio (GC and JIT timing): repeat, compare medians');
 } finally {
+  await stop(collector.child);
   rmSync(dir, { recursive: true, force: true });
 }

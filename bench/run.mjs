@@ -11,6 +11,9 @@
 //   rules      the cost of deciding the seed rule (and ten rules) on an exchange they do not match, in ns
 //   armed      A: bare             B: loop(), default rule, nothing fails (nothing matches, nothing shipped)
 //   armed10    A: bare             B: loop() with ten rules loaded (bench/ten-rules.mjs), nothing matches
+//
+// Every scenario runs a real `loopctl serve`: in the armed ones it receives no capture, and holds the
+// rules long poll of B's loop(), as a running collector does.
 //   capture1%  A: bare, 1% 500s    B: loop() shipping those 500s to a real `loopctl serve` (SQLite)
 //
 // Flags: --quick, --duration S, --pairs N, --only rules|armed|armed10|capture1%, --instructions
@@ -22,10 +25,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { freePort } from './free-port.mjs';
+import { startCollector, stop } from './collector.mjs';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const SERVER = join(HERE, 'server.mjs');
-const LOOPCTL = fileURLToPath(new URL('../dist/collector/cli/loopctl.js', import.meta.url));
 const CONNECTIONS = 32;
 
 const args = parseArgs(process.argv.slice(2));
@@ -40,16 +43,15 @@ const pairs = Number(args.pairs ?? (quick ? 3 : 7));
 const warmup = quick ? 1 : 2;
 
 const SCENARIOS = [
-  { name: 'armed', title: 'loop() armed, nothing matches', variant: 'loop', failEvery: 0, collector: 'none', budget: { ratio: 0.97, addedP99Ms: 0.5 } },
+  { name: 'armed', title: 'loop() armed, nothing matches', variant: 'loop', failEvery: 0, budget: { ratio: 0.97, addedP99Ms: 0.5 } },
   {
     name: 'armed10',
     title: 'loop() armed with ten rules loaded, nothing matches',
     variant: 'loop10',
     failEvery: 0,
-    collector: 'none',
     budget: { ratio: 0.97, addedP99Ms: 0.5 },
   },
-  { name: 'capture1%', title: 'loop() capturing 1% (1 in 100 answers 500)', variant: 'loop', failEvery: 100, collector: 'real', budget: { ratio: 0.95 } },
+  { name: 'capture1%', title: 'loop() capturing 1% (1 in 100 answers 500)', variant: 'loop', failEvery: 100, budget: { ratio: 0.95 } },
 ];
 
 const children = new Set();
@@ -103,37 +105,6 @@ function startServer(variant, failEvery, collector) {
   });
 }
 
-async function startCollector(dir) {
-  if (!existsSync(LOOPCTL)) throw new Error(`${LOOPCTL} is missing: build with 'npx tsup' first`);
-  const port = await freePort();
-  const child = spawn(process.execPath, [LOOPCTL, 'serve', '--port', String(port), '--db', join(dir, 'bench.db')], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { child, url };
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error('loopctl serve did not come up');
-}
-
-function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 function ask(child, question) {
   return new Promise((resolve) => {
     const onMessage = (msg) => {
@@ -183,14 +154,9 @@ const f = (n, d = 0) => n.toFixed(d);
 
 async function runScenario(scenario) {
   console.log(`\n## ${scenario.name}: ${scenario.title}`);
-  let collector = `http://127.0.0.1:${await freePort()}`; // nothing listens there
-  let collectorProc;
-  let dir;
-  if (scenario.collector === 'real') {
-    dir = mkdtempSync(join(tmpdir(), 'httploop-bench-'));
-    collectorProc = await startCollector(dir);
-    collector = collectorProc.url;
-  }
+  const dir = mkdtempSync(join(tmpdir(), 'httploop-bench-'));
+  const collectorProc = await startCollector(dir);
+  const collector = collectorProc.url;
   const a = await startServer('bare', scenario.failEvery, collector);
   const b = await startServer(scenario.variant, scenario.failEvery, collector);
   try {
@@ -226,9 +192,7 @@ async function runScenario(scenario) {
         ratio: median(rows.map((r) => r.cpuRatio)),
       },
     };
-    if (collectorProc !== undefined) {
-      summary.loopStats = await ask(b.child, 'stats');
-    }
+    summary.loopStats = await ask(b.child, 'stats');
     // Pairing cancels slow drift, not bursts of other load on a shared machine: say when A itself moved.
     const aRps = rows.map((r) => r.a.rps);
     summary.noise = (Math.max(...aRps) - Math.min(...aRps)) / summary.rps.a;
@@ -262,8 +226,8 @@ async function runScenario(scenario) {
     return summary;
   } finally {
     await Promise.all([stop(a.child), stop(b.child)]);
-    if (collectorProc !== undefined) await stop(collectorProc.child);
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    await stop(collectorProc.child);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
