@@ -110,6 +110,7 @@ export function createLoopCore(options: LoopOptions | undefined, routeOf: (req: 
       const mine = configs.filter((c) => appliesTo(c, resolved.service));
       const next = mine.length > 0 ? book.build(mine, 'collector', version) : localSet;
       remoteVersion = version;
+      if (next === ruleSet) return; // still the local rules: nothing to swap
       ruleSet = next;
       recorder!.update(settingsFor(next));
     } catch (err) {
