@@ -8,6 +8,7 @@ import { CollectorMetrics, type RejectReason } from './metrics.js';
 import { RuleWatch } from './rule-watch.js';
 import { createRuleHandlers } from './rules-api.js';
 import type { CaptureStore } from './storage/types.js';
+import { createTraceHandler } from './trace-api.js';
 import { validateBatch } from './validate-capture.js';
 
 export interface AppOptions {
@@ -68,6 +69,8 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
     sendJson(res, 200, record);
   };
 
+  const trace = createTraceHandler(store);
+
   const remove: Handler = async (_req, res, _url, [id]) => {
     if (!(await store.delete(id!))) throw notFound(id!);
     sendJson(res, 200, { deleted: true });
@@ -93,6 +96,7 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
     { pattern: /^\/metrics$/, auth: true, methods: { GET: metricsRoute, HEAD: metricsRoute } },
     { pattern: /^\/v1\/captures$/, auth: true, methods: { GET: list, HEAD: list, POST: ingest } },
     { pattern: /^\/v1\/captures\/([^/]+)$/, auth: true, methods: { GET: get, HEAD: get, DELETE: remove } },
+    { pattern: /^\/v1\/traces\/([^/]+)$/, auth: true, methods: { GET: trace, HEAD: trace } },
     {
       pattern: /^\/v1\/tapconfigs$/,
       auth: true,

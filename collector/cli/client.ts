@@ -45,6 +45,11 @@ export class CollectorClient {
     return (await this.#request('GET', `/v1/captures/${encodeURIComponent(id)}`, { id })) as CaptureRecord;
   }
 
+  /** Every capture of one trace, by start time (the collector answers the earliest 1000 at most). */
+  async trace(traceId: string): Promise<TraceAnswer> {
+    return (await this.#request('GET', `/v1/traces/${encodeURIComponent(traceId)}`, { trace: traceId })) as TraceAnswer;
+  }
+
   async deleteCapture(id: string): Promise<void> {
     await this.#request('DELETE', `/v1/captures/${encodeURIComponent(id)}`, { id });
   }
@@ -66,7 +71,7 @@ export class CollectorClient {
     return body.version;
   }
 
-  #request(method: string, path: string, about: { id?: string; tapconfig?: string; body?: unknown } = {}): Promise<unknown> {
+  #request(method: string, path: string, about: { id?: string; tapconfig?: string; trace?: string; body?: unknown } = {}): Promise<unknown> {
     const url = new URL(`${this.#base.origin}${this.#basePath}${path}`);
     const transport = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -114,7 +119,7 @@ export class CollectorClient {
     );
   }
 
-  #failure(status: number, body: unknown, about: { id?: string; tapconfig?: string }): LoopError {
+  #failure(status: number, body: unknown, about: { id?: string; tapconfig?: string; trace?: string }): LoopError {
     if (status === 401) {
       return new LoopError(codes.UNAUTHORIZED, 'the collector refused the token; pass --token or set LOOP_TOKEN');
     }
@@ -122,12 +127,22 @@ export class CollectorClient {
     if (status === 404 && error?.code === codes.NOT_FOUND) {
       if (about.id !== undefined) return new LoopError(codes.NOT_FOUND, `no capture with id ${about.id}`);
       if (about.tapconfig !== undefined) return new LoopError(codes.NOT_FOUND, `no tapconfig named ${about.tapconfig}`);
+      if (about.trace !== undefined) return new LoopError(codes.NOT_FOUND, `no capture has trace id ${about.trace}`);
     }
     if (status === 400 && error?.code === codes.INVALID_TAPCONFIG && Array.isArray(error.problems)) {
       return new ApplyError(error.message ?? 'the collector refused the TapConfigs', error.problems);
     }
     return new LoopError(codes.COLLECTOR_ERROR, `the collector answered ${status}: ${error?.message ?? 'no reason given'}`);
   }
+}
+
+/** What `GET /v1/traces/:traceId` answers. */
+export interface TraceAnswer {
+  traceId: string;
+  /** Every stored capture of the trace; more than `captures.length` when the collector's limit cut. */
+  total: number;
+  /** Whole records, by start time. */
+  captures: CaptureRecord[];
 }
 
 /** What `GET /v1/tapconfigs` answers. */

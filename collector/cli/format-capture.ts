@@ -36,7 +36,8 @@ function field(label: string, value: string): string {
   return `${`${label}:`.padEnd(13)}${value}`;
 }
 
-function ms(value: number): string {
+/** A duration in ms for people, to a tenth: `312.4 ms`, `3000 ms`. */
+export function ms(value: number): string {
   return `${Math.round(value * 10) / 10} ms`;
 }
 

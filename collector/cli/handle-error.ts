@@ -1,9 +1,18 @@
 import { CommanderError } from 'commander';
-import { LoopError } from '../../src/errors.js';
+import { LoopError, codes } from '../../src/errors.js';
+
+/** Nothing matched what was asked for (DESIGN.md: exit 1, not an error of usage or of the run). */
+export class NothingMatchedError extends LoopError {
+  constructor(message: string) {
+    super(codes.NOT_FOUND, message);
+    this.name = 'NothingMatchedError';
+  }
+}
 
 /**
  * The CLI's one exit point for errors: one line on stderr, `loopctl: <what happened and the fix>` (a
- * line per problem when there are several), and the exit code (0 for --help/--version, else 2).
+ * line per problem when there are several), and the exit code (0 for --help/--version, 1 when nothing
+ * matched, else 2).
  */
 export function handleError(err: unknown, stderr: NodeJS.WritableStream = process.stderr): number {
   if (err instanceof CommanderError) {
@@ -17,6 +26,10 @@ export function handleError(err: unknown, stderr: NodeJS.WritableStream = proces
       .replace(/\s*\n\s*/g, ' ');
     stderr.write(`loopctl: ${message} (see loopctl --help)\n`);
     return 2;
+  }
+  if (err instanceof NothingMatchedError) {
+    stderr.write(`loopctl: ${err.message}\n`);
+    return 1;
   }
   if (err instanceof LoopError) {
     // Several problems (an apply with many mistakes) are one line each, each on its own.

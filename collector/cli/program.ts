@@ -1,11 +1,13 @@
 import { Command, Option } from 'commander';
 import { applyCommand } from './commands/apply.js';
 import { deleteCommand } from './commands/delete.js';
+import { diagCommand } from './commands/diag.js';
 import { getCommand } from './commands/get.js';
 import { listCommand } from './commands/list.js';
 import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
 import { showCommand } from './commands/show.js';
+import { traceCommand } from './commands/trace.js';
 import { DEFAULT_COLLECTOR, type CliContext, type GlobalOptions } from './global-options.js';
 import { handleError } from './handle-error.js';
 
@@ -14,7 +16,7 @@ export function buildProgram(ctx: Omit<CliContext, 'globals'>): Command {
   const program = new Command('loopctl');
   const context: CliContext = { ...ctx, globals: () => program.opts<GlobalOptions>() };
   program
-    .description('list, show and replay the requests httploop captured; apply the rules that say what to capture')
+    .description('list, show, replay and trace the requests httploop captured; apply the rules that say what to capture')
     .addOption(
       new Option('--collector <url>', 'collector base URL').env('LOOP_COLLECTOR').default(DEFAULT_COLLECTOR),
     )
@@ -28,9 +30,11 @@ export function buildProgram(ctx: Omit<CliContext, 'globals'>): Command {
     listCommand(context),
     showCommand(context),
     replayCommand(context),
+    traceCommand(context),
     applyCommand(context),
     getCommand(context),
     deleteCommand(context),
+    diagCommand(context),
   ];
   for (const command of commands) {
     command.exitOverride().configureOutput({ outputError: () => {} });

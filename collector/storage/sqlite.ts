@@ -3,7 +3,16 @@ import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js'
 import { LoopError, codes } from '../../src/errors.js';
 import { migrate } from './sqlite-migrations.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
-import type { AgentState, ApplyAction, ApplyResult, CaptureFilter, CaptureStore, InsertResult, StoredTapConfig } from './types.js';
+import type {
+  AgentState,
+  ApplyAction,
+  ApplyResult,
+  CaptureFilter,
+  CaptureStore,
+  InsertResult,
+  StoredTapConfig,
+  TraceCaptures,
+} from './types.js';
 
 /** Options for {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -46,6 +55,7 @@ export class SqliteStore implements CaptureStore {
   readonly #deleteBySeq: Database.Statement;
   readonly #deleteById: Database.Statement;
   readonly #count: Database.Statement;
+  readonly #trace: Database.Transaction<(traceId: string, limit: number) => TraceCaptures>;
   readonly #ping: Database.Statement;
   /** List statements, one per filter shape, each prepared the first time that shape is asked for. */
   readonly #listStatements = new Map<string, Database.Statement>();
@@ -104,6 +114,21 @@ export class SqliteStore implements CaptureStore {
     this.#deleteBySeq = this.#db.prepare('DELETE FROM captures WHERE seq = ?');
     this.#deleteById = this.#db.prepare('DELETE FROM captures WHERE id = ?');
     this.#count = this.#db.prepare('SELECT COUNT(*) AS n FROM captures');
+    // Both through captures_trace_id (migration 1). The limit is applied before the join, so a trace
+    // with very many captures (a client that sends one fixed traceparent) sorts index rows, and only
+    // the kept records are read.
+    const countTrace = this.#db.prepare('SELECT COUNT(*) FROM captures WHERE trace_id = ?').pluck();
+    const traceRecords = this.#db.prepare(`SELECT r.seq AS seq, r.record AS record
+      FROM (SELECT seq, started_at FROM captures WHERE trace_id = @traceId ORDER BY started_at, seq LIMIT @limit) c
+      JOIN capture_records r ON r.seq = c.seq
+      ORDER BY c.started_at, c.seq`);
+    // One read transaction: the count and the records come from the same snapshot.
+    this.#trace = this.#db.transaction((traceId: string, limit: number): TraceCaptures => {
+      const total = countTrace.get(traceId) as number;
+      if (total === 0) return { total, captures: [] };
+      const rows = traceRecords.all({ traceId, limit }) as Array<{ seq: number; record: string }>;
+      return { total, captures: rows.map(toRecord) };
+    });
     this.#ping = this.#db.prepare('SELECT 1 AS ok');
 
     this.#insertCaptureRule = this.#db.prepare('INSERT INTO capture_rules (rule, seq) VALUES (?, ?)');
@@ -249,10 +274,11 @@ export class SqliteStore implements CaptureStore {
     const row = (seq !== undefined ? this.#getBySeq.get(seq) : this.#getById.get(String(idOrSeq))) as
       | { seq: number; record: string }
       | undefined;
-    if (!row) return undefined;
-    const record = JSON.parse(row.record) as CaptureRecord;
-    record.seq = row.seq;
-    return record;
+    return row ? toRecord(row) : undefined;
+  }
+
+  trace(traceId: string, limit: number): TraceCaptures {
+    return this.#trace(traceId, limit);
   }
 
   delete(idOrSeq: string | number): boolean {
@@ -343,6 +369,12 @@ export function pathOf(url: string): string {
   const cut = target.search(/[?#]/);
   if (cut !== -1) target = target.slice(0, cut);
   return target;
+}
+
+function toRecord(row: { seq: number; record: string }): CaptureRecord {
+  const record = JSON.parse(row.record) as CaptureRecord;
+  record.seq = row.seq;
+  return record;
 }
 
 function escapeGlob(text: string): string {

@@ -18,6 +18,14 @@ export interface CaptureFilter {
   order?: 'asc' | 'desc';
 }
 
+/** The captures of one trace, as {@link CaptureStore.trace} answers. */
+export interface TraceCaptures {
+  /** How many stored captures have this trace id; more than `captures.length` when the limit cut. */
+  total: number;
+  /** Whole records (with `seq`), by start time, then arrival; at most the limit asked for. */
+  captures: CaptureRecord[];
+}
+
 export interface InsertResult {
   /** Captures stored by this call. */
   inserted: number;
@@ -65,6 +73,8 @@ export interface CaptureStore {
   /** By display id (`seq`, a small integer) or by capture id (nanoid). */
   get(idOrSeq: string | number): Promise<CaptureRecord | undefined> | CaptureRecord | undefined;
   delete(idOrSeq: string | number): Promise<boolean> | boolean;
+  /** The whole records of one trace id, by start time: the earliest `limit` of them, and how many there are. */
+  trace(traceId: string, limit: number): Promise<TraceCaptures> | TraceCaptures;
   count(): Promise<number> | number;
   /** Every TapConfig, by name. */
   listTapConfigs(): Promise<StoredTapConfig[]> | StoredTapConfig[];

@@ -111,6 +111,27 @@ test('delete by seq or id; display ids are never given again', async (t) => {
   assert.equal(store.get(d.id)?.seq, 4);
 });
 
+test('trace gives the whole records of one trace id by start time, then arrival, up to a limit, and the count', async (t) => {
+  const { store } = await openStore(t);
+  const traceId = '0af7651916cd43dd8448eb211c80319c';
+  const at = (time: string, spanId: string) => sampleCapture({ startedAt: `2025-06-01T10:00:0${time}Z`, trace: { traceId, spanId } });
+  const late = at('2.000', 'cccccccccccccccc');
+  const early = at('0.500', 'aaaaaaaaaaaaaaaa');
+  const tie = at('0.500', 'bbbbbbbbbbbbbbbb');
+  const other = sampleCapture();
+  store.insert([late, early, other, tie]);
+  assert.deepStrictEqual(store.trace(traceId, 1000), {
+    total: 3,
+    captures: [
+      { ...early, seq: 2 },
+      { ...tie, seq: 4 },
+      { ...late, seq: 1 },
+    ],
+  });
+  assert.deepStrictEqual(store.trace(traceId, 2), { total: 3, captures: [{ ...early, seq: 2 }, { ...tie, seq: 4 }] });
+  assert.deepStrictEqual(store.trace('ffffffffffffffffffffffffffffffff', 1000), { total: 0, captures: [] });
+});
+
 test('reopening an existing file keeps data and does not re-run migrations', async (t) => {
   const file = path.join(await tempDir(t), 'loop.db');
   const first = new SqliteStore(file);
