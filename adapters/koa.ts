@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLoopCore, type LoopControls } from '../middleware/core.js';
 import type { LoopOptions } from '../src/options.js';
+import { exchanges } from '../src/capture/exchange.js';
+import { requestContext } from '../src/trace/context.js';
 
 /** The part of a Koa context loop() reads. */
 export interface KoaContextLike {
@@ -16,15 +18,21 @@ export interface KoaLoopMiddleware extends LoopControls {
 
 /** loop() for Koa 2/3: `app.use(loop())`, first. Same options as `httploop`'s loop(). */
 export function loop(options?: LoopOptions): KoaLoopMiddleware {
-  const { recorder, controls } = createLoopCore(options, () => undefined);
+  const { controls, begin } = createLoopCore(options, () => undefined);
   const middleware = async function httploop(ctx: KoaContextLike, next: () => Promise<unknown>): Promise<void> {
-    const ex = recorder?.begin(ctx.req, ctx.res);
+    const { ctx: trace, handled } = begin(ctx.req, ctx.res, ctx);
+    if (handled) {
+      // httploop answered (a diagnostic TRACE that goes no further): Koa must not write again.
+      (ctx as { respond?: boolean }).respond = false;
+      return;
+    }
+    const ex = exchanges.get(ctx.res);
     if (ex === undefined) {
-      await next();
+      await (trace === undefined ? next() : requestContext.run(trace, next));
       return;
     }
     try {
-      await next();
+      await (trace === undefined ? next() : requestContext.run(trace, next));
     } catch (err) {
       ex.error = err;
       throw err;

@@ -4,6 +4,7 @@
 // and once when the status is (no). Run with tsx: these are internals, not the package's API.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Exchange, type CaptureSettings } from '../src/capture/exchange.js';
+import { contextFor } from '../src/trace/context.js';
 import { compileRule, DEFAULT_RULE, type Phase } from '../src/match/index.js';
 // @ts-expect-error: a plain .mjs module without types, shared with the bench servers.
 import { TEN_RULES } from './ten-rules.mjs';
@@ -20,7 +21,7 @@ const req = {
 const res = { statusCode: 200, getHeader: () => undefined, _header: null } as unknown as ServerResponse;
 
 function exchange(): Exchange {
-  return new Exchange(req, res, '/', { service: 'bench' } as CaptureSettings);
+  return new Exchange(req, res, '/', { service: 'bench' } as CaptureSettings, contextFor(undefined, undefined));
 }
 
 type Evaluate = (view: Exchange, phase: Phase) => boolean | undefined;

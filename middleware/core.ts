@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Recorder } from '../src/capture/recorder.js';
 import { Redactor, type RedactOptions } from '../src/capture/redact.js';
 import type { CaptureSettings } from '../src/capture/exchange.js';
@@ -10,6 +10,10 @@ import { appliesTo, type TapConfig } from '../src/match/tapconfig.js';
 import { type LoopOptions, resolveOptions } from '../src/options.js';
 import { RuleFeed } from '../src/ship/rule-feed.js';
 import { emptyStats, Shipper, type ShipperStats } from '../src/ship/shipper.js';
+import { contextFor, type RequestContext } from '../src/trace/context.js';
+import { formatTraceresponse } from '../src/trace/traceparent.js';
+import { DiagSession, diagRequested, maxForwardsOf } from './diag.js';
+import { installOutboundHooks } from './outbound.js';
 
 /** Counters of one loop(), from `loop().stats()`. */
 export interface LoopStats extends ShipperStats {
@@ -99,6 +103,7 @@ export function createLoopCore(options: LoopOptions | undefined, routeOf: (req: 
     redactorFor,
     ruleSet: set,
     rules: set.rules,
+    recordOutbound: set.rules.some((r) => r.outbound),
     routeOf,
     sink,
   });
@@ -130,6 +135,53 @@ export function createLoopCore(options: LoopOptions | undefined, routeOf: (req: 
         })
       : undefined;
   feed?.start();
+  if (recorder !== undefined) installOutboundHooks();
+  const diagToken = resolved.diagToken;
+  const traceResponse = resolved.traceResponse;
+
+  /**
+   * What loop() does first on every request: its trace context (continued from `traceparent`, or
+   * new), the exchange when the rules may capture it, and a diagnostic TRACE when one is asked for
+   * with the right token. `handled` is true when httploop answered by itself (a diagnostic request
+   * with Max-Forwards 0 or a bad one): the app must not run. Never throws.
+   */
+  const begin = (req: IncomingMessage, res: ServerResponse, routed?: RouteHolder): { ctx: RequestContext | undefined; handled: boolean } => {
+    if (recorder === undefined) return { ctx: undefined, handled: false };
+    let ctx: RequestContext | undefined;
+    try {
+      const headers = req.headers;
+      ctx = contextFor(headers.traceparent, headers.tracestate);
+      if (traceResponse) {
+        ctx.response = res;
+        ctx.traceresponse = formatTraceresponse(ctx.traceId, ctx.spanId, ctx.sampled);
+      }
+      if (diagToken !== undefined && diagRequested(req, diagToken)) return { ctx, handled: diagnose(req, res, ctx, routed) };
+      recorder.begin(req, res, ctx);
+    } catch (err) {
+      internalError('begin', err);
+    }
+    return { ctx, handled: false };
+  };
+
+  /** A diagnostic request: never captured; its outgoing calls are reported to its session. */
+  const diagnose = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext, routed: RouteHolder | undefined): boolean => {
+    const maxForwards = maxForwardsOf(req);
+    if (maxForwards === 'bad') {
+      DiagSession.badMaxForwards(res);
+      return true;
+    }
+    const dry = recorder!.dryRun(req, res, ctx);
+    const session = new DiagSession(
+      req,
+      res,
+      ctx,
+      { service: resolved.service, instance: resolved.instance, rulesNow: () => dry.wouldCapture(), routeNow: () => routeIn(routed) ?? routeOf(req) },
+      diagToken!,
+      maxForwards,
+    );
+    ctx.sink = session;
+    return !session.begin();
+  };
 
   const controls: LoopControls = {
     flush: async () => {
@@ -147,7 +199,16 @@ export function createLoopCore(options: LoopOptions | undefined, routeOf: (req: 
       rules: book.stats(),
     }),
   };
-  return { recorder, controls };
+  return { recorder, controls, begin };
+}
+
+/** What a framework adapter knows of the matched route (Koa's context, where @koa/router puts it). */
+export interface RouteHolder {
+  _matchedRoute?: string | RegExp;
+}
+
+function routeIn(holder: RouteHolder | undefined): string | undefined {
+  return holder?._matchedRoute === undefined ? undefined : String(holder._matchedRoute);
 }
 
 function mergeRedact(base: RedactOptions, rules: readonly ActiveRule[]): RedactOptions {

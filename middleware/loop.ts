@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoopOptions } from '../src/options.js';
+import { requestContext } from '../src/trace/context.js';
+import { exchanges } from '../src/capture/exchange.js';
 import { createLoopCore, type LoopControls } from './core.js';
 import { watchExpressErrors } from './express-errors.js';
 
@@ -14,16 +16,21 @@ export interface LoopMiddleware extends LoopControls {
  * listener: `mw(req, res, () => handle(req, res))`.
  */
 export function loop(options?: LoopOptions): LoopMiddleware {
-  const { recorder, controls } = createLoopCore(options, expressRoute);
+  const { controls, begin } = createLoopCore(options, expressRoute);
   // Express sets req.app before any middleware runs, so the first request tells whether this is
   // Express and which router to hook; it is not read again (every read of req costs, see exchange.ts).
   let checkedForExpress = false;
   const middleware = function httploop(req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void): void {
-    if (recorder !== undefined && recorder.begin(req, res) !== undefined && !checkedForExpress) {
+    const { ctx, handled } = begin(req, res);
+    if (handled) return;
+    if (!checkedForExpress && exchanges.has(res)) {
       checkedForExpress = true;
       watchExpressErrors(req);
     }
-    if (next !== undefined) next();
+    if (next === undefined) return;
+    // The rest of the app runs in the request's trace context: its outgoing calls carry it.
+    if (ctx === undefined) next();
+    else requestContext.run(ctx, next);
   } as LoopMiddleware;
   middleware.flush = controls.flush;
   middleware.close = controls.close;

@@ -42,6 +42,16 @@ export interface LoopOptions {
   captureReplays?: boolean;
   /** Tuning of the queue that ships captures to the collector. */
   queue?: QueueOptions;
+  /**
+   * Diagnostic TRACE (`loop-add-context: true`): off unless a token is given; requests must carry it
+   * in `loop-diag-token`. Default: `LOOP_DIAG_TOKEN`, else off.
+   */
+  diagnostics?: { token: string };
+  /**
+   * Add `traceresponse` (W3C Trace Context Level 2) to every response, so whoever got an error can
+   * find its capture by trace id. Default true.
+   */
+  traceResponse?: boolean;
 }
 
 export interface QueueOptions {
@@ -73,6 +83,9 @@ export interface ResolvedOptions {
   redact: RedactOptions;
   captureReplays: boolean;
   queue: Required<QueueOptions>;
+  /** The diagnostic TRACE token; undefined: diagnostics are off. */
+  diagToken: string | undefined;
+  traceResponse: boolean;
 }
 
 const KEYS = [
@@ -87,7 +100,11 @@ const KEYS = [
   'enabled',
   'captureReplays',
   'queue',
+  'diagnostics',
+  'traceResponse',
 ];
+/** A diagnostic token shorter than this is refused: it is all that stands between TRACE and the app. */
+const MIN_DIAG_TOKEN = 16;
 const QUEUE_KEYS = ['maxCaptures', 'maxBytes', 'batchSize', 'flushIntervalMs', 'timeoutMs'];
 const REDACT_KEYS = ['headers', 'fields', 'query'];
 
@@ -181,6 +198,27 @@ export function resolveOptions(options: LoopOptions | undefined, env: NodeJS.Pro
     timeoutMs: positiveInt(q.timeoutMs ?? 10_000, 'queue.timeoutMs'),
   };
 
+  const diag = options.diagnostics;
+  let diagToken = nonEmpty(env.LOOP_DIAG_TOKEN);
+  if (diag !== undefined) {
+    if (typeof diag !== 'object' || diag === null || Array.isArray(diag)) {
+      throw invalidOption(`'diagnostics' must be { token: '<at least ${MIN_DIAG_TOKEN} characters>' }, got ${describe(diag)}`);
+    }
+    checkKeys(diag, ['token'], "'diagnostics'");
+    diagToken = diag.token;
+  }
+  if (diagToken !== undefined && (typeof diagToken !== 'string' || diagToken.length < MIN_DIAG_TOKEN || /[\r\n]/.test(diagToken))) {
+    throw invalidOption(
+      `'diagnostics.token' must be a string of at least ${MIN_DIAG_TOKEN} characters on one line (for example from openssl rand -hex 16), got ${
+        typeof diagToken === 'string' ? `${diagToken.length} characters` : describe(diagToken)
+      }`,
+    );
+  }
+  const traceResponse = options.traceResponse ?? true;
+  if (typeof traceResponse !== 'boolean') {
+    throw invalidOption(`'traceResponse' must be true or false, got ${describe(options.traceResponse)}`);
+  }
+
   return {
     enabled,
     service,
@@ -195,6 +233,8 @@ export function resolveOptions(options: LoopOptions | undefined, env: NodeJS.Pro
     redact,
     captureReplays,
     queue,
+    diagToken,
+    traceResponse,
   };
 }
 

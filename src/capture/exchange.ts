@@ -4,9 +4,9 @@ import { nanoid } from 'nanoid';
 import type { ExchangeView, Phase } from '../match/index.js';
 import type { ActiveRule, RuleSet } from '../match/rule-set.js';
 import { internalError } from '../debug.js';
-import { newSpanId, newTraceId } from '../trace/ids.js';
-import { parseTraceparent } from '../trace/traceparent.js';
+import type { OutboundHandle, OutboundSink, OutboundStart, RequestContext } from '../trace/context.js';
 import { BodyTap } from './body.js';
+import { MAX_OUTBOUND_CALLS, RecordedCall } from './outbound.js';
 import type { CaptureRecord, CapturedError, CaptureTrace, HeaderList } from './record.js';
 import type { Redactor } from './redact.js';
 
@@ -25,6 +25,8 @@ export interface CaptureSettings {
   ruleSet: RuleSet;
   /** `ruleSet.rules`, one property load closer. */
   rules: readonly ActiveRule[];
+  /** Whether any rule keeps outgoing calls (`spec.outbound`, default true). */
+  recordOutbound: boolean;
   /** The framework's matched route for this request, read when the exchange ends. */
   routeOf: (req: IncomingMessage) => string | undefined;
   /** Where finished captures go (the ship queue). Must not throw. */
@@ -64,7 +66,7 @@ export const exchanges: WeakMap<object, Exchange> = (registry[kExchanges] ??= ne
  * request body, response headers, response end) and keeps body bytes only while the outcome is open
  * or yes; the moment the answer is no, it lets go of everything.
  */
-export class Exchange implements ExchangeView {
+export class Exchange implements ExchangeView, OutboundSink {
   state = PENDING;
   phase: Phase = 0;
   reqTap: BodyTap | null = null;
@@ -77,6 +79,9 @@ export class Exchange implements ExchangeView {
   /** A framework's next() and the wrapper handed on in its place that notes errors (Express). */
   nextIn: unknown = undefined;
   nextOut: unknown = undefined;
+  /** The outgoing calls the handler made, in order, kept while this exchange may be captured. */
+  private outbound: RecordedCall[] | null = null;
+  private outboundOmitted = 0;
   /** The request stream's own push, called by the body tee. */
   push: ((chunk: unknown, encoding?: BufferEncoding) => boolean) | null = null;
   /** Per rule, once its expression matched: KEPT or SKIPPED. Allocated only for exchanges that match. */
@@ -97,7 +102,35 @@ export class Exchange implements ExchangeView {
     /** The request target as it arrived, before any router rewrote req.url. */
     readonly url: string,
     readonly settings: CaptureSettings,
+    /** The request's trace context; its outgoing calls are reported here while `trace.sink` is this. */
+    readonly trace: RequestContext,
   ) {}
+
+  // ---- OutboundSink: the handler's outgoing calls ----
+
+  started(call: OutboundStart): OutboundHandle | null {
+    if (this.state === DONE) return null;
+    const list = (this.outbound ??= []);
+    if (list.length >= MAX_OUTBOUND_CALLS) {
+      this.outboundOmitted++;
+      return null;
+    }
+    const recorded = new RecordedCall(call, () => this.state !== DONE);
+    list.push(recorded);
+    return recorded;
+  }
+
+  /**
+   * The names of the rules whose expressions match what is known now, read as at the response's end,
+   * without sampling, rate limits or counters: what a diagnostic TRACE reports.
+   */
+  wouldCapture(): string[] {
+    this.durationMs = performance.now() - this.t0;
+    this.phase = 3;
+    const names: string[] = [];
+    for (const rule of this.settings.rules) if (rule.evaluate(this, 3) === true) names.push(rule.name);
+    return names;
+  }
 
   // ---- ExchangeView: what rules read ----
 
@@ -266,6 +299,8 @@ export class Exchange implements ExchangeView {
     this.responseHeaders = null;
     this.nextIn = undefined;
     this.nextOut = undefined;
+    this.outbound = null;
+    if (this.trace.sink === this) this.trace.sink = null;
     exchanges.delete(this.res);
     // A teed request keeps its entry: its push() still has to reach the stream's own push.
   }
@@ -307,7 +342,7 @@ export class Exchange implements ExchangeView {
       instance: settings.instance,
       startedAt: new Date(Date.now() - (performance.now() - this.t0)).toISOString(),
       durationMs: Math.round(this.durationMs * 1000) / 1000,
-      trace: traceOf(req),
+      trace: traceOf(this.trace),
       request: {
         method: this.method,
         url: redactor.url(this.url, 'request.url', redacted),
@@ -332,10 +367,14 @@ export class Exchange implements ExchangeView {
         aborted: !res.writableFinished,
       },
       destination: req.headers.host ?? `${req.socket?.localAddress ?? ''}:${req.socket?.localPort ?? ''}`,
-      outbound: [],
+      outbound:
+        this.outbound === null || !rules.some((r) => r.outbound)
+          ? []
+          : this.outbound.map((call, i) => call.toRecord(redactor, `outbound[${i}]`, redacted)),
       rules: rules.map((r) => r.name),
       redacted,
     };
+    if (this.outboundOmitted > 0 && rules.some((r) => r.outbound)) record.outboundOmitted = this.outboundOmitted;
     if (req.socket?.remoteAddress !== undefined) record.request.remoteAddress = req.socket.remoteAddress;
     if (res.statusMessage) record.response.statusMessage = res.statusMessage;
     if (route !== undefined) record.route = route;
@@ -398,14 +437,10 @@ function unsentHeaders(res: ServerResponse): HeaderList {
   return out;
 }
 
-function traceOf(req: IncomingMessage): CaptureTrace {
-  const tp = req.headers.traceparent;
-  const parsed = parseTraceparent(typeof tp === 'string' ? tp : undefined);
-  const trace: CaptureTrace = parsed
-    ? { traceId: parsed.traceId, spanId: newSpanId(), parentSpanId: parsed.parentId }
-    : { traceId: newTraceId(), spanId: newSpanId() };
-  const ts = req.headers.tracestate;
-  if (parsed && ts !== undefined) trace.tracestate = Array.isArray(ts) ? ts.join(',') : ts;
+function traceOf(ctx: RequestContext): CaptureTrace {
+  const trace: CaptureTrace = { traceId: ctx.traceId, spanId: ctx.spanId };
+  if (ctx.parentSpanId !== undefined) trace.parentSpanId = ctx.parentSpanId;
+  if (ctx.tracestate !== undefined) trace.tracestate = ctx.tracestate;
   return trace;
 }
 

@@ -63,6 +63,8 @@ export interface OutboundCall {
   durationMs?: number;
   request?: { headers: HeaderList; body: CapturedBody | null };
   response?: { headers: HeaderList; body: CapturedBody | null };
+  /** The address the call connected to (`ip:port`), when Node told. */
+  remoteAddress?: string;
   error?: CapturedError;
 }
 
@@ -87,6 +89,8 @@ export interface CaptureRecord {
   destination: string;
   error?: CapturedError;
   outbound: OutboundCall[];
+  /** Outgoing calls made after the first 100, counted but not kept. */
+  outboundOmitted?: number;
   /** Names of the rules that matched. */
   rules: string[];
   /** Where values were replaced by the redaction placeholder, for example `request.headers.authorization`. */

@@ -21,6 +21,8 @@ export const DEFAULT_REDACT_HEADERS: readonly string[] = [
   'cookie',
   'set-cookie',
   'x-api-key',
+  // The diagnostic TRACE token (loop({ diagnostics: { token } })): a wrong one is an ordinary request.
+  'loop-diag-token',
 ];
 
 export const DEFAULT_REDACT_FIELDS: readonly string[] = [

@@ -1,6 +1,7 @@
 import { ServerResponse, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { internalError } from '../debug.js';
 import { type Exchange, exchanges } from './exchange.js';
+import { requestContext, type RequestContext } from '../trace/context.js';
 
 type Writer = (this: ServerResponse, ...args: unknown[]) => unknown;
 
@@ -19,6 +20,16 @@ export function installResponseTee(): void {
   if (proto[kTeeInstalled] === true) return;
   const write = proto.write as Writer;
   const end = proto.end as Writer;
+  const writeHead = proto.writeHead as Writer;
+  // Every header block goes through writeHead (Node's implicit headers call this.writeHead too): the
+  // one place `traceresponse` can be added without touching how the app's own headers are merged.
+  proto.writeHead = function writeHead_(this: ServerResponse): unknown {
+    const ctx = requestContext.getStore() ?? exchanges.get(this)?.trace;
+    // eslint-disable-next-line prefer-rest-params
+    if (ctx === undefined || ctx.response !== this || ctx.traceresponse === null) return writeHead.apply(this, arguments as unknown as unknown[]);
+    // eslint-disable-next-line prefer-rest-params
+    return writeHead.apply(this, withTraceresponse(this, ctx, arguments as unknown as unknown[]));
+  };
   proto.write = function write_(this: ServerResponse, chunk: unknown, encoding: unknown): unknown {
     // eslint-disable-next-line prefer-rest-params
     const ret = write.apply(this, arguments as unknown as unknown[]);
@@ -34,6 +45,37 @@ export function installResponseTee(): void {
     return ret;
   };
   proto[kTeeInstalled] = true;
+}
+
+/**
+ * writeHead's arguments with `traceresponse` added. Headers passed to writeHead are extended in a
+ * copy (the app's object or array is not changed, and an array keeps its repeated names: Node merges
+ * it as given); with none, the header is set the way setHeader would. The app's own
+ * `traceresponse`, if it set one, is kept.
+ */
+function withTraceresponse(res: ServerResponse, ctx: RequestContext, args: unknown[]): unknown[] {
+  try {
+    const value = ctx.traceresponse!;
+    ctx.traceresponse = null; // once: writeHead may be called again (a 103 Early Hints is not writeHead)
+    const at = typeof args[1] === 'string' ? 2 : 1;
+    const headers = args[at];
+    if (headers === undefined || headers === null) {
+      if (!res.hasHeader('traceresponse')) res.setHeader('traceresponse', value);
+      return args;
+    }
+    const out = Array.prototype.slice.call(args) as unknown[];
+    if (Array.isArray(headers)) {
+      if (headers.some((h) => (Array.isArray(h) ? String(h[0]) : String(h)).toLowerCase() === 'traceresponse') || res.hasHeader('traceresponse')) return args;
+      out[at] = headers.length > 0 && Array.isArray(headers[0]) ? [...headers, ['traceresponse', value]] : [...headers, 'traceresponse', value];
+    } else if (typeof headers === 'object') {
+      if (Object.keys(headers).some((k) => k.toLowerCase() === 'traceresponse') || res.hasHeader('traceresponse')) return args;
+      out[at] = { ...(headers as Record<string, unknown>), traceresponse: value };
+    }
+    return out;
+  } catch (err) {
+    internalError('traceresponse', err);
+    return args;
+  }
 }
 
 function observe(ex: Exchange, chunk: unknown, encoding: unknown): void {

@@ -3,7 +3,7 @@ import https from 'node:https';
 import { debug } from '../debug.js';
 import type { RuleSource } from '../match/rule-set.js';
 import type { TapConfig } from '../match/tapconfig.js';
-import { kInternalRequest } from './transport.js';
+import { internalAgents, kInternalRequest } from './transport.js';
 
 export interface RuleFeedOptions {
   collector: URL;
@@ -57,6 +57,7 @@ export class RuleFeed {
     this.url = new URL('v1/rules', base);
     this.client = this.url.protocol === 'https:' ? https : http;
     this.agent = new this.client.Agent({ keepAlive: true, maxSockets: 1 });
+    internalAgents.add(this.agent);
     this.waitSeconds = options.waitSeconds ?? 25;
   }
 

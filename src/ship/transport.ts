@@ -8,6 +8,13 @@ const gzipAsync = promisify(gzip);
 /** Marks the shipper's own requests, so outbound recording and tracing leave them alone. */
 export const kInternalRequest = Symbol.for('httploop.internal');
 
+/**
+ * The agents of httploop's own requests (captures, rules): outgoing-call hooks leave requests made
+ * through them alone, even when a timer started under a request runs them. Shared by both builds.
+ */
+const agentRegistry = globalThis as unknown as Record<symbol, WeakSet<object> | undefined>;
+export const internalAgents: WeakSet<object> = (agentRegistry[Symbol.for('httploop.internalAgents')] ??= new WeakSet<object>());
+
 export interface PostResult {
   status: number;
   /** Seconds or an HTTP date, as the collector sent it. */
@@ -30,6 +37,7 @@ export class Transport {
   ) {
     this.client = url.protocol === 'https:' ? https : http;
     this.agent = new this.client.Agent({ keepAlive: true, maxSockets: 1, timeout: timeoutMs });
+    internalAgents.add(this.agent);
     this.headers = {
       'content-type': 'application/json',
       'content-encoding': 'gzip',

@@ -71,3 +71,17 @@ export async function captureReceiver(answer?: (batch: number) => { status: numb
 export function stable(headers: Array<[string, string]>): Array<[string, string]> {
   return headers.filter(([k]) => !['date', 'keep-alive'].includes(k.toLowerCase()));
 }
+
+const TRACERESPONSE = /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/;
+
+/**
+ * What loop() adds to every response is one `traceresponse` header, last (W3C Trace Context Level 2);
+ * the headers without it, after checking it is there exactly once and well-formed.
+ */
+export function withoutTraceresponse(headers: Array<[string, string]>): Array<[string, string]> {
+  const found = headers.filter(([k]) => k.toLowerCase() === 'traceresponse');
+  if (found.length !== 1 || !TRACERESPONSE.test(found[0]![1])) {
+    throw new Error(`expected one well-formed traceresponse header, got ${JSON.stringify(found)}`);
+  }
+  return headers.filter(([k]) => k.toLowerCase() !== 'traceresponse');
+}
