@@ -25,6 +25,10 @@ describe('loop() options', () => {
     ['redact key', { redact: { body: [] } }, /unknown option 'body' in 'redact'/],
     ['enabled', { enabled: 'yes' }, /'enabled' must be true or false/],
     ['queue zero', { queue: { maxCaptures: 0 } }, /'queue.maxCaptures' must be a whole number >= 1/],
+    ['diagnostics not an object', { diagnostics: 'secret' }, /'diagnostics' must be \{ token: '<at least 16 characters>' \}, got 'secret'/],
+    ['diagnostics key', { diagnostics: { tokn: 'x' } }, /unknown option 'tokn' in 'diagnostics'; did you mean 'token'\?/],
+    ['short diagnostics token', { diagnostics: { token: 'short' } }, /'diagnostics.token' must be a string of at least 16 characters .*got 5 characters/],
+    ['traceResponse', { traceResponse: 'no' }, /'traceResponse' must be true or false/],
   ];
   for (const [name, options, message] of cases) {
     it(`rejects ${name}`, () => {
@@ -53,5 +57,9 @@ describe('loop() options', () => {
     assert.equal(d.maxRequestBodyBytes, 65536);
     assert.equal(d.service, 'httploop', 'the name in ./package.json');
     assert.equal(resolveOptions({ enabled: true }, { LOOP_DISABLED: '1' }).enabled, true, 'an explicit option wins');
+    assert.equal(d.diagToken, undefined, 'diagnostics are off by default');
+    assert.equal(d.traceResponse, true);
+    assert.equal(resolveOptions({}, { LOOP_DIAG_TOKEN: 'x'.repeat(16) }).diagToken, 'x'.repeat(16));
+    assert.throws(() => resolveOptions({}, { LOOP_DIAG_TOKEN: 'short' }), /at least 16 characters/);
   });
 });
