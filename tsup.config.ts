@@ -21,6 +21,7 @@ export default defineConfig([
     entry: {
       'middleware/index': 'middleware/index.ts',
       'adapters/koa': 'adapters/koa.ts',
+      'adapters/axios': 'adapters/axios.ts',
       'collector/index': 'collector/index.ts',
     },
     format: ['esm', 'cjs'],

@@ -98,6 +98,8 @@ const esm = await import('httploop');
 const cjs = require('httploop');
 const koaCjs = require('httploop/koa');
 const koaEsm = await import('httploop/koa');
+const axiosEsm = await import('httploop/axios');
+const axiosCjs = require('httploop/axios');
 const collector = await import('httploop/collector');
 const collectorCjs = require('httploop/collector');
 const mw = esm.loop({ service: 'consumer', enabled: false });
@@ -111,6 +113,8 @@ console.log(JSON.stringify({
   sameLoop: esm.loop === cjs.loop,
   middleware: [typeof mw, typeof mw.flush, typeof mw.close, typeof mw.stats],
   koa: [typeof koaCjs.loop, typeof koaEsm.loop],
+  axios: shape(axiosEsm, ['traceAxios', 'traceparentInterceptor']),
+  axiosCjs: shape(axiosCjs, ['traceAxios', 'traceparentInterceptor']),
   collector: shape(collector, ['createCollector', 'startCollector']),
   collectorCjs: shape(collectorCjs, ['createCollector', 'startCollector']),
   collectorHealth: health.status,
@@ -126,6 +130,8 @@ console.log(JSON.stringify({
     sameLoop: false,
     middleware: ['function', 'function', 'function', 'function'],
     koa: ['function', 'function'],
+    axios: { traceAxios: 'function', traceparentInterceptor: 'function' },
+    axiosCjs: { traceAxios: 'function', traceparentInterceptor: 'function' },
     collector: { createCollector: 'function', startCollector: 'function' },
     collectorCjs: { createCollector: 'function', startCollector: 'function' },
     collectorHealth: 200,
