@@ -24,6 +24,7 @@ import {
   appendHopJson,
   appendHopText,
   formatHopText,
+  isDiagRequest,
   parseMaxForwards,
   safeEqualToken,
   type HopContext,
@@ -48,10 +49,9 @@ export interface DiagHop {
 /** A request that asks for a trail with the right token; undefined for every other request. */
 export function diagRequested(req: IncomingMessage, token: string): boolean {
   const headers = req.headers;
-  const upstream = headers[DIAG_UPSTREAM_HEADER] !== undefined;
-  if (req.method !== 'TRACE' && !upstream) return false;
-  const ask = headers[DIAG_HEADERS.addContext] ?? headers[DIAG_HEADERS.l5dAddContext];
-  if (typeof ask !== 'string' || ask.trim().toLowerCase() !== 'true') return false;
+  // A hop further in sees the upstream app's own method: the upstream marker stands for TRACE there.
+  const method = headers[DIAG_UPSTREAM_HEADER] !== undefined ? 'TRACE' : req.method;
+  if (!isDiagRequest(method, headers)) return false;
   const given = headers[DIAG_HEADERS.token];
   return safeEqualToken(typeof given === 'string' ? given : undefined, token);
 }
@@ -149,10 +149,7 @@ export class DiagSession implements OutboundSink {
     res.setHeader('cache-control', 'no-store');
     // The trail is appended to the app's body: an encoded body could not take it.
     delete req.headers['accept-encoding'];
-    if (this.maxForwards === 0) {
-      this.answerAlone(200);
-      return false;
-    }
+    // A bad loop-diag-method is refused whatever Max-Forwards says, as a bad Max-Forwards is.
     if (!this.upstream) {
       const asked = req.headers[DIAG_HEADERS.method];
       if (asked !== undefined) {
@@ -163,10 +160,13 @@ export class DiagSession implements OutboundSink {
         }
         req.method = method;
       }
-      this.holdAnswer();
-    } else {
-      this.trailInHeader();
     }
+    if (this.maxForwards === 0) {
+      this.answerAlone(200);
+      return false;
+    }
+    if (!this.upstream) this.holdAnswer();
+    else this.trailInHeader();
     return true;
   }
 
@@ -179,7 +179,12 @@ export class DiagSession implements OutboundSink {
       delete (res as { writeHead?: unknown }).writeHead;
       try {
         if (typeof args[0] === 'number') res.statusCode = args[0];
-        if (!res.headersSent) res.setHeader(DIAG_TRAIL_HEADER, encodeTrail(session.trail()));
+        if (!res.headersSent) {
+          res.setHeader(DIAG_TRAIL_HEADER, encodeTrail(session.trail()));
+          // Over the app's own Cache-Control: this answer holds a trail, no cache may keep it. (Headers
+          // given to writeHead itself are merged after this and win; setHeader is the usual way.)
+          res.setHeader('cache-control', 'no-store');
+        }
       } catch (err) {
         internalError('diagnostic trail', err);
       }
@@ -251,6 +256,8 @@ export class DiagSession implements OutboundSink {
         body = Buffer.concat(chunks);
       }
       for (const name of ['content-length', 'content-encoding', 'transfer-encoding', 'etag', 'last-modified']) res.removeHeader(name);
+      // The app may have set its own Cache-Control after begin(): the trail is never to be cached.
+      res.setHeader('cache-control', 'no-store');
       res.setHeader('content-type', session.json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
       res.setHeader('content-length', body.length);
       const cb = rest.find((a) => typeof a === 'function') as (() => void) | undefined;

@@ -53,7 +53,7 @@ export interface HopContext {
   /** Which process answered: `hostname:pid`. */
   instance: string;
   durationMs: number;
-  /** The method the handler saw (the `loop-diag-method`, GET by default). */
+  /** The method the handler saw: the `loop-diag-method` when given, else the request's own. */
   method: string;
   /** The request target as received. */
   path: string;
