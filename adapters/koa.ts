@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createLoopCore, type LoopControls } from '../middleware/core.js';
 import type { LoopOptions } from '../src/options.js';
 import { exchanges } from '../src/capture/exchange.js';
+import { answeredOutsideContext } from '../src/capture/tee.js';
 import { requestContext } from '../src/trace/context.js';
 
 /** The part of a Koa context loop() reads. */
@@ -26,6 +27,9 @@ export function loop(options?: LoopOptions): KoaLoopMiddleware {
       (ctx as { respond?: boolean }).respond = false;
       return;
     }
+    // Koa writes the response after this middleware's promise settles, outside the request's
+    // context: the response tee finds its traceresponse through this map.
+    if (trace !== undefined && trace.traceresponse !== null) answeredOutsideContext.set(ctx.res, trace);
     const ex = exchanges.get(ctx.res);
     if (ex === undefined) {
       await (trace === undefined ? next() : requestContext.run(trace, next));
@@ -48,3 +52,5 @@ export function loop(options?: LoopOptions): KoaLoopMiddleware {
 
 export type { LoopOptions } from '../src/options.js';
 export type { LoopStats, LoopControls } from '../middleware/core.js';
+export { currentTrace } from '../src/trace/context.js';
+export type { TraceInfo } from '../src/trace/context.js';

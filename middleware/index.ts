@@ -14,3 +14,5 @@ export type {
   OutboundCall,
 } from '../src/capture/record.js';
 export { LoopError, codes } from '../src/errors.js';
+export { currentTrace } from '../src/trace/context.js';
+export type { TraceInfo } from '../src/trace/context.js';

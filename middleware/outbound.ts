@@ -43,7 +43,7 @@ export function installOutboundHooks(): void {
     const request = mod.request;
     const wrapped = function request_(this: unknown, ...args: unknown[]): ClientRequest {
       const req = request.apply(this, args);
-      onClientRequest(req, protocol);
+      onClientRequest(req, protocol, args);
       return req;
     };
     mod.request = wrapped;
@@ -74,7 +74,7 @@ function spanFor(ctx: RequestContext, existing: unknown): { spanId: string; add:
   return { spanId: parsed !== undefined && parsed.traceId === ctx.traceId ? parsed.parentId : '', add: false };
 }
 
-function onClientRequest(req: ClientRequest, protocol: string): void {
+function onClientRequest(req: ClientRequest, protocol: string, args: unknown[]): void {
   const ctx = requestContext.getStore();
   if (ctx === undefined) return;
   try {
@@ -84,7 +84,9 @@ function onClientRequest(req: ClientRequest, protocol: string): void {
     // Headers given as an array are serialized at once (ClientRequest's constructor): nothing can be
     // added to those; they go out as the app wrote them.
     const open = !req.headersSent;
-    const { spanId, add } = spanFor(ctx, open ? req.getHeader('traceparent') : undefined);
+    const sent = open ? null : parseHeaderBlock((req as { _header?: string })._header ?? '');
+    // A call that went out as the app wrote it has the span of the traceparent it carries, if any.
+    const { spanId, add } = spanFor(ctx, open ? req.getHeader('traceparent') : (sent!.find(([k]) => k.toLowerCase() === 'traceparent')?.[1] ?? ''));
     if (open && add) {
       req.setHeader('traceparent', ctx.childTraceparent(spanId));
       if (ctx.tracestate !== undefined && req.getHeader('tracestate') === undefined) req.setHeader('tracestate', ctx.tracestate);
@@ -92,14 +94,14 @@ function onClientRequest(req: ClientRequest, protocol: string): void {
     const sink = ctx.sink;
     if (sink === null) return;
     const host = req.host ?? 'localhost';
-    const port = (req as { socketPath?: string }).socketPath ?? portOf(req, protocol);
+    const port = (req as { socketPath?: string }).socketPath ?? portOf(req, protocol, args);
     const destination = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     const handle = sink.started({
       spanId,
       method: req.method,
       url: `${protocol}//${destination}${req.path}`,
       destination,
-      headers: open ? headerListOf(req) : parseHeaderBlock(`x\r\n${(req as { _header?: string })._header ?? ''}`),
+      headers: sent ?? headerListOf(req),
     });
     if (handle === null) return;
     if (open && handle.headers !== undefined) for (const [k, v] of handle.headers) req.setHeader(k, v);
@@ -109,15 +111,33 @@ function onClientRequest(req: ClientRequest, protocol: string): void {
   }
 }
 
-function portOf(req: ClientRequest, protocol: string): string {
+/**
+ * The port the request connects to. Node keeps it nowhere on the ClientRequest (only in the Host
+ * header it builds, which the app may have replaced, by one naming another port or none), so it is
+ * worked out from request()'s arguments as Node does: `options.port` over the URL's port, then
+ * `defaultPort`, then the agent's.
+ */
+function portOf(req: ClientRequest, protocol: string, args: unknown[]): string {
   const agent = (req as { agent?: { defaultPort?: number } }).agent;
-  // Node keeps the port only inside the Host header it builds (or the one the app gave).
-  const hostHeader = req.getHeader('host');
-  if (typeof hostHeader === 'string') {
-    const m = /:(\d+)$/.exec(hostHeader);
-    if (m) return m[1]!;
+  const [input, options] = args;
+  let port: unknown;
+  let defaultPort: unknown;
+  if (typeof input === 'string' || input instanceof URL) {
+    try {
+      port = (typeof input === 'string' ? new URL(input) : input).port || undefined;
+    } catch {
+      // request() threw for it already; not reached
+    }
+    if (options !== null && typeof options === 'object') {
+      const o = options as { port?: unknown; defaultPort?: unknown };
+      // Node merges the options over the URL's with Object.assign: an own `port` wins, even undefined.
+      if (Object.prototype.hasOwnProperty.call(o, 'port')) port = o.port;
+      defaultPort = o.defaultPort;
+    }
+  } else if (input !== null && typeof input === 'object') {
+    ({ port, defaultPort } = input as { port?: unknown; defaultPort?: unknown });
   }
-  return String(agent?.defaultPort ?? (protocol === 'https:' ? 443 : 80));
+  return String(port || defaultPort || agent?.defaultPort || (protocol === 'https:' ? 443 : 80));
 }
 
 function headerListOf(req: ClientRequest): HeaderList {

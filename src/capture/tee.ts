@@ -8,6 +8,16 @@ type Writer = (this: ServerResponse, ...args: unknown[]) => unknown;
 const kTeeInstalled = Symbol.for('httploop.tee');
 
 /**
+ * Responses whose header block is written outside their request's async context by design: Koa
+ * answers from a `.then()` on its middleware chain, registered before loop() ran the chain in the
+ * request's context. writeHead finds their trace context here when the exchange is gone (the rules
+ * said no early, or there are none). Shared by both builds, like the exchanges map.
+ */
+const answerRegistry = globalThis as unknown as Record<symbol, WeakMap<object, RequestContext> | undefined>;
+export const answeredOutsideContext: WeakMap<object, RequestContext> = (answerRegistry[Symbol.for('httploop.answeredOutsideContext')] ??=
+  new WeakMap<object, RequestContext>());
+
+/**
  * Sees the bytes a response sends by wrapping write() and end() once, on ServerResponse.prototype,
  * rather than on every response: an instance wrapper costs ~4% of hello-world throughput
  * (DESIGN.md), a prototype one a property read. Responses without an exchange pass straight through.
@@ -24,7 +34,9 @@ export function installResponseTee(): void {
   // Every header block goes through writeHead (Node's implicit headers call this.writeHead too): the
   // one place `traceresponse` can be added without touching how the app's own headers are merged.
   proto.writeHead = function writeHead_(this: ServerResponse): unknown {
-    const ctx = requestContext.getStore() ?? exchanges.get(this)?.trace;
+    let ctx = requestContext.getStore();
+    // Not in this response's own context (Koa answers outside it; or another request writes to it).
+    if (ctx === undefined || ctx.response !== this) ctx = exchanges.get(this)?.trace ?? answeredOutsideContext.get(this);
     // eslint-disable-next-line prefer-rest-params
     if (ctx === undefined || ctx.response !== this || ctx.traceresponse === null) return writeHead.apply(this, arguments as unknown as unknown[]);
     // eslint-disable-next-line prefer-rest-params
