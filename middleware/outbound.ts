@@ -57,6 +57,7 @@ export function installOutboundHooks(): void {
   // `import { request } from 'node:http'` are live bindings of the module object's properties.
   syncBuiltinESMExports();
   subscribe('undici:request:create', onUndiciCreate as (message: unknown) => void);
+  subscribe('undici:client:sendHeaders', onUndiciSendHeaders as (message: unknown) => void);
   subscribe('undici:request:headers', onUndiciHeaders as (message: unknown) => void);
   subscribe('undici:request:trailers', onUndiciEnd as (message: unknown) => void);
   subscribe('undici:request:error', onUndiciError as (message: unknown) => void);
@@ -221,6 +222,8 @@ interface UndiciRequest {
 
 /** The handle of each fetch in flight that is being recorded. */
 const undiciCalls = new WeakMap<object, OutboundHandle>();
+/** The address each recorded fetch was sent to (`ip:port`), from the socket its headers went out on. */
+const undiciRemotes = new WeakMap<object, string>();
 
 function onUndiciCreate({ request }: { request: UndiciRequest }): void {
   const ctx = requestContext.getStore();
@@ -256,11 +259,16 @@ function onUndiciCreate({ request }: { request: UndiciRequest }): void {
   }
 }
 
+function onUndiciSendHeaders({ request, socket }: { request: object; socket?: { remoteAddress?: string; remotePort?: number } }): void {
+  if (!undiciCalls.has(request) || socket?.remoteAddress === undefined) return;
+  undiciRemotes.set(request, `${socket.remoteAddress}:${socket.remotePort}`);
+}
+
 function onUndiciHeaders({ request, response }: { request: object; response: { statusCode: number; headers: unknown[] } }): void {
   const handle = undiciCalls.get(request);
   if (handle === undefined) return;
   try {
-    handle.response(response.statusCode, undiciHeaders(response.headers), undefined);
+    handle.response(response.statusCode, undiciHeaders(response.headers), undiciRemotes.get(request));
   } catch (err) {
     internalError('outbound call', err);
   }

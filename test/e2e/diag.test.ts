@@ -254,13 +254,9 @@ interface Call {
   via: 'http' | 'fetch';
 }
 
-/**
- * The addresses a trail shows for a call. node:http calls report the socket's peer. fetch calls report
- * none yet: middleware/outbound.ts passes no remote address for undici (`onUndiciHeaders` gives
- * `undefined`); see the todo test at the end, which asserts what they should show.
- */
+/** The addresses a trail shows for a call: the peer of the socket it went out on (node:http and fetch). */
 function addressesOf(call: Call): { addresses: string[]; selected?: string } {
-  return call.via === 'http' ? { addresses: [call.at], selected: call.at } : { addresses: [] };
+  return { addresses: [call.at], selected: call.at };
 }
 
 interface ExpectedHop {
@@ -716,7 +712,6 @@ describe('diagnostic TRACE: Max-Forwards, loop-diag-method, secrets, captures, l
 
 test(
   'a fetch call in a trail shows the address it connected to',
-  { todo: 'middleware/outbound.ts reports no remote address for fetch (undici): onUndiciHeaders passes undefined; the socket is in undici:client:sendHeaders' },
   async (t) => {
     const chain = await startChain(t, { gateway: 'express5', web: 'koa', payments: 'express4' });
     const r = await trace(`${chain.gateway.url}/checkout/42`, diagHeaders({ accept: 'application/json' }));
