@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './free-port.mjs';
 
+/** stop(child): SIGTERM, SIGKILL after 5 s; resolves once the child has exited. */
+export { stopChild as stop } from '../examples/demo-support.mjs';
+
 const LOOPCTL = fileURLToPath(new URL('../dist/collector/cli/loopctl.js', import.meta.url));
 
 export async function startCollector(dir) {
@@ -26,16 +29,4 @@ export async function startCollector(dir) {
   }
   kill();
   throw new Error('loopctl serve did not come up');
-}
-
-export function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }

@@ -5,98 +5,20 @@
 // captures share its trace id, `loopctl trace` prints them as one tree, and `loopctl diag` sends a
 // diagnostic TRACE that comes back with every hop's context block. Everything is shut down again, also
 // when a step fails.
-import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { HOST, freePort, loopctl, requireBuild, runDemo, say, spawnChild, startCollector, tempDir } from './demo-support.mjs';
 
-const LOOPCTL = fileURLToPath(new URL('../dist/collector/cli/loopctl.js', import.meta.url));
 const MULTI_HOP = fileURLToPath(new URL('./multi-hop/', import.meta.url));
-const HOST = '127.0.0.1';
 // Started innermost first, so that nobody calls a service that is not listening yet.
 const SERVICES = ['payments', 'web', 'gateway'];
 
-const cleanups = [];
-const children = [];
-
-function say(text) {
-  console.log(`\n${text}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitForHealth(url, child, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exited(child)) throw new Error(`loopctl serve exited early (${child.exitCode ?? child.signalCode})`);
-    try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the collector did not answer ${url}/healthz within ${timeoutMs} ms`);
-}
-
-/**
- * Runs loopctl and prints the command and what it printed. `shown` replaces arguments in the echoed
- * command line (the diagnostic token is shown as "$LOOP_DIAG_TOKEN", which the children's env holds).
- */
-function loopctl(args, env, { okCodes = [0], quiet = false, shown = args } = {}) {
-  if (!quiet) console.log(`$ loopctl ${shown.join(' ')}`);
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [LOOPCTL, ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      if (!quiet) {
-        process.stdout.write(stdout);
-        if (stderr) process.stderr.write(stderr);
-      }
-      if (!okCodes.includes(code)) {
-        reject(new Error(`'loopctl ${shown.join(' ')}' exited with ${code ?? err?.signal ?? err?.message}${quiet ? `: ${stderr}` : ''}`));
-      } else {
-        resolve({ code, stdout });
-      }
-    });
-  });
-}
-
-function stopChild(child) {
-  if (child === undefined || exited(child)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
 /** Starts one service of examples/multi-hop and resolves once it says it listens. */
 function startService(name, env) {
-  const child = spawn(process.execPath, [join(MULTI_HOP, `${name}.mjs`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
   // Stopped (SIGTERM: it flushes its captures, then exits) before the collector.
-  cleanups.push(() => stopChild(child));
+  const child = spawnChild([join(MULTI_HOP, `${name}.mjs`)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // What the services print goes on, prefixed with their name: listening lines and errors (stderr).
   createInterface({ input: child.stderr }).on('line', (line) => process.stderr.write(`  [${name}] ${line}\n`));
   return new Promise((resolve, reject) => {
@@ -129,13 +51,9 @@ async function waitForCaptures(n, env, timeoutMs = 15_000) {
 }
 
 async function main() {
-  if (!existsSync(LOOPCTL)) {
-    throw new Error(`${LOOPCTL} is missing: build first with 'npm ci' (or 'npx tsup')`);
-  }
+  requireBuild();
 
-  const dir = mkdtempSync(join(tmpdir(), 'httploop-demo-trace-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const db = join(dir, 'loop.db');
+  const db = join(tempDir('httploop-demo-trace-'), 'loop.db');
   const port = await freePort();
   const collector = `http://${HOST}:${port}`;
   const ports = { gateway: await freePort(), web: await freePort(), payments: await freePort() };
@@ -154,16 +72,7 @@ async function main() {
   delete serviceEnv.PAYMENTS_URL;
   delete serviceEnv.LOOP_SERVICE;
 
-  say('# Start the loop server (the collector): loopctl serve, SQLite in a temp dir');
-  console.log(`$ loopctl serve --port ${port} --db ${db}`);
-  const collectorChild = spawn(process.execPath, [LOOPCTL, 'serve', '--port', String(port), '--host', HOST, '--db', db], {
-    env,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  children.push(collectorChild);
-  cleanups.push(() => stopChild(collectorChild));
-  await waitForHealth(collector, collectorChild);
-  console.log(`(collector pid ${collectorChild.pid})`);
+  await startCollector({ port, db, env });
 
   say('# Start the three services of examples/multi-hop, each with loop({ service, diagnostics: { token } })');
   console.log('# gateway (Express) → web (Koa) → payments (Express); payments answers 502 on POST /charge');
@@ -214,36 +123,4 @@ async function main() {
   say('# Done: shutting down the three services and the collector');
 }
 
-async function cleanup() {
-  // Last registered first: the services (each flushes its captures) before the collector, then the temp dir.
-  while (cleanups.length > 0) {
-    const step = cleanups.pop();
-    try {
-      await step();
-    } catch (err) {
-      console.error(`demo: cleanup step failed: ${err.message}`);
-    }
-  }
-}
-
-// Whatever happens, no child is left running.
-process.once('exit', () => {
-  for (const child of children) if (!exited(child)) child.kill('SIGKILL');
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    console.error(`demo: ${signal}, stopping`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-let failed = false;
-try {
-  await main();
-} catch (err) {
-  failed = true;
-  console.error(`\ndemo failed: ${err.message}`);
-} finally {
-  await cleanup();
-}
-process.exit(failed ? 1 : 0);
+await runDemo(main);

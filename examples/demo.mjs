@@ -3,105 +3,25 @@
 // process; the Express example (web → payments, which never answers) runs in this process with loop()
 // pointing at it. Some requests fail, loopctl lists, shows and replays the failure, and everything is
 // shut down again, also when a step fails.
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HOST, freePort, loopctl, onCleanup, requireBuild, runDemo, say, startCollector, tempDir } from './demo-support.mjs';
 
-const LOOPCTL = fileURLToPath(new URL('../dist/collector/cli/loopctl.js', import.meta.url));
 const TAP = fileURLToPath(new URL('./tap.yaml', import.meta.url));
-const HOST = '127.0.0.1';
-
-const cleanups = [];
-let collectorChild;
-
-function say(text) {
-  console.log(`\n${text}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHealth(url, child, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`loopctl serve exited early (${child.exitCode ?? child.signalCode})`);
-    }
-    try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the collector did not answer ${url}/healthz within ${timeoutMs} ms`);
-}
-
-/** Runs loopctl (asynchronously: the app it replays against lives in this process). */
-function loopctl(args, env, okCodes = [0]) {
-  console.log(`$ loopctl ${args.join(' ')}`);
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [LOOPCTL, ...args], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
-      process.stdout.write(stdout);
-      if (stderr) process.stderr.write(stderr);
-      if (!okCodes.includes(code)) {
-        reject(new Error(`'loopctl ${args.join(' ')}' exited with ${code ?? err?.signal ?? err?.message}`));
-      } else {
-        resolve({ code, stdout });
-      }
-    });
-  });
-}
-
-function stopChild(child) {
-  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
 
 async function main() {
-  if (!existsSync(LOOPCTL)) {
-    throw new Error(`${LOOPCTL} is missing: build first with 'npm ci' (or 'npx tsup')`);
-  }
+  requireBuild();
   // Imported here so that a missing build is reported by the check above, not as a module error.
   const { start } = await import('./express/app.mjs');
 
-  const dir = mkdtempSync(join(tmpdir(), 'httploop-demo-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const db = join(dir, 'loop.db');
+  const db = join(tempDir('httploop-demo-'), 'loop.db');
   const port = await freePort();
   const collector = `http://${HOST}:${port}`;
   const env = { ...process.env, LOOP_COLLECTOR: collector };
   delete env.LOOP_TOKEN;
 
-  say('# Start the loop server (the collector): loopctl serve, SQLite in a temp dir');
-  console.log(`$ loopctl serve --port ${port} --db ${db}`);
-  collectorChild = spawn(process.execPath, [LOOPCTL, 'serve', '--port', String(port), '--host', HOST, '--db', db], {
-    env,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  cleanups.push(() => stopChild(collectorChild));
-  await waitForHealth(collector, collectorChild);
-  console.log(`(collector pid ${collectorChild.pid})`);
+  await startCollector({ port, db, env });
 
   say('# Listing existing loop captures: there are none yet');
   await loopctl(['list'], env);
@@ -112,7 +32,7 @@ async function main() {
 
   say('# Start the web service with app.use(loop()); its payments backend never answers');
   const web = await start({ collector, log: (line) => console.log(`  [${line}]`) });
-  cleanups.push(() => web.close());
+  onCleanup(() => web.close());
   console.log(`web on ${web.url} (payments on port ${web.paymentsPort}), captures go to ${collector}`);
   // loop() starts from its own rules and follows the collector's as soon as its first poll is answered.
   for (let i = 0; web.loop.stats().ruleSet.source !== 'collector'; i++) {
@@ -146,38 +66,4 @@ async function main() {
   say('# Done: shutting down the web service and the collector');
 }
 
-async function cleanup() {
-  // Last registered first: the app (flushes its captures) before the collector, then the temp dir.
-  while (cleanups.length > 0) {
-    const step = cleanups.pop();
-    try {
-      await step();
-    } catch (err) {
-      console.error(`demo: cleanup step failed: ${err.message}`);
-    }
-  }
-}
-
-// Whatever happens, no collector is left running.
-process.once('exit', () => {
-  if (collectorChild !== undefined && collectorChild.exitCode === null && collectorChild.signalCode === null) {
-    collectorChild.kill('SIGKILL');
-  }
-});
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => {
-    console.error(`demo: ${signal}, stopping`);
-    cleanup().finally(() => process.exit(130));
-  });
-}
-
-let failed = false;
-try {
-  await main();
-} catch (err) {
-  failed = true;
-  console.error(`\ndemo failed: ${err.message}`);
-} finally {
-  await cleanup();
-}
-process.exit(failed ? 1 : 0);
+await runDemo(main);

@@ -1,55 +1,11 @@
 // `npm run demo` (node examples/demo.mjs) as a user runs it: it must succeed on its own, print the
 // seed's tables and the replay, and leave no process or port behind.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { test } from 'node:test';
-import { repoRoot } from '../helpers.js';
-
-function run(timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env };
-  delete env.LOOP_COLLECTOR;
-  delete env.LOOP_TOKEN;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['examples/demo.mjs'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      reject(new Error(`the demo did not finish within ${timeoutMs} ms:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+import { accepts, isAlive, runDemo } from './run-demo.js';
 
 test('npm run demo walks through the seed and cleans up after itself', async () => {
-  const { code, stdout, stderr } = await run(60_000);
+  const { code, stdout, stderr } = await runDemo('examples/demo.mjs', 60_000);
   assert.equal(code, 0, `demo failed:\n${stdout}\n${stderr}`);
 
   const border = '+----+------+------+--------+-------------+';

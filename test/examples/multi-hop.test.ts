@@ -3,53 +3,8 @@
 // a diagnostic TRACE through all three hops; it must succeed on its own and leave no process or port
 // behind.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { test } from 'node:test';
-import { repoRoot } from '../helpers.js';
-
-function run(timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = { ...process.env };
-  delete env.LOOP_COLLECTOR;
-  delete env.LOOP_TOKEN;
-  delete env.LOOP_DIAG_TOKEN;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['examples/demo-trace.mjs'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    const timer = setTimeout(() => {
-      child.kill('SIGTERM');
-      reject(new Error(`the demo did not finish within ${timeoutMs} ms:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+import { accepts, isAlive, runDemo } from './run-demo.js';
 
 /** What follows the echoed command `$ loopctl <command>` up to the next blank line. */
 function outputOf(stdout: string, command: string): string {
@@ -63,7 +18,7 @@ function outputOf(stdout: string, command: string): string {
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 test('npm run demo:trace links one failure across gateway → web → payments and cleans up after itself', async () => {
-  const { code, stdout, stderr } = await run(60_000);
+  const { code, stdout, stderr } = await runDemo('examples/demo-trace.mjs', 60_000);
   assert.equal(code, 0, `demo failed:\n${stdout}\n${stderr}`);
 
   const port = (name: string): number => Number(new RegExp(`\\[${name}\\] ${name} listening on http://127\\.0\\.0\\.1:(\\d+)`).exec(stdout)?.[1]);
