@@ -68,7 +68,7 @@ try {
   // Two at a time on a 2-core machine: counts do not depend on load, but a third would only queue.
   const [bare, armed] = await Promise.all([perRequest('bare', dir, collector.url), perRequest('loop', dir, collector.url)]);
   const [ten, feed] = await Promise.all([perRequest('loop10', dir, collector.url), perRequest('loop-feed', dir, collector.url)]);
-  console.log(`  bare:                  ${Math.round(bare)} instructions per request`);
+  console.log(`  ${"bare:".padEnd(27)} ${Math.round(bare)} instructions per request`);
   for (const [label, n] of [
     ['loop() armed', armed],
     ['loop() with ten rules', ten],
