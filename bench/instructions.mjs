@@ -11,8 +11,8 @@
 // ones after the server code was optimized deoptimize Node's shared http and stream internals
 // (parserOnHeadersComplete, Readable.push, OutgoingMessage#end, … seen with --trace-deopt), which
 // then compile again: tens to hundreds of millions of instructions a poll. Under valgrind, 25 s is
-// ~3 000 requests rather than ~100 000, so counted per request here that cost looks ~30x larger than
-// it is; loop-feed is printed to show it, and the budget is judged on loop.
+// ~3 000 requests, natively tens of thousands, so counted per request here that cost looks ten times
+// or more larger than it is; loop-feed is printed to show it, and the budget is judged on loop.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
