@@ -10,7 +10,7 @@ import { appliesTo, type TapConfig } from '../src/match/tapconfig.js';
 import { type LoopOptions, resolveOptions } from '../src/options.js';
 import { RuleFeed } from '../src/ship/rule-feed.js';
 import { emptyStats, Shipper, type ShipperStats } from '../src/ship/shipper.js';
-import { contextFor, type RequestContext } from '../src/trace/context.js';
+import { contextFor, requestContext, type RequestContext } from '../src/trace/context.js';
 import { formatTraceresponse } from '../src/trace/traceparent.js';
 import { DiagSession, diagRequested, maxForwardsOf } from './diag.js';
 import { installOutboundHooks } from './outbound.js';
@@ -155,7 +155,9 @@ export function createLoopCore(options: LoopOptions | undefined, routeOf: (req: 
         ctx.response = res;
         ctx.traceresponse = formatTraceresponse(ctx.traceId, ctx.spanId, ctx.sampled);
       }
-      if (diagToken !== undefined && diagRequested(req, diagToken)) return { ctx, handled: diagnose(req, res, ctx, routed) };
+      // In the request's context, so answers the hop writes by itself (Max-Forwards 0, 400s) carry
+      // traceresponse too.
+      if (diagToken !== undefined && diagRequested(req, diagToken)) return { ctx, handled: requestContext.run(ctx, diagnose, req, res, ctx, routed) };
       recorder.begin(req, res, ctx);
     } catch (err) {
       internalError('begin', err);

@@ -537,6 +537,9 @@ describe('diagnostic TRACE: Max-Forwards, loop-diag-method, secrets, captures, l
       [['gateway', 200, 0]],
     );
     assert.equal(chain.gateway.runs['/checkout/:id'], 0, 'the gateway’s handler did not run');
+    // Answers the hop writes by itself carry traceresponse too, and are not cacheable.
+    assert.match(String(r.headers['traceresponse']), /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
+    assert.equal(r.headers['cache-control'], 'no-store');
     assert.equal(chain.web.seen.length, 0);
     assert.equal(chain.payments.seen.length, 0);
   });
