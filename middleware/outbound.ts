@@ -81,7 +81,6 @@ function onClientRequest(req: ClientRequest, protocol: string, args: unknown[]):
   try {
     const agent = (req as { agent?: unknown }).agent;
     if (agent !== undefined && agent !== null && internalAgents.has(agent as object)) return;
-    ctx.calls++;
     // Headers given as an array are serialized at once (ClientRequest's constructor): nothing can be
     // added to those; they go out as the app wrote them.
     const open = !req.headersSent;
@@ -229,7 +228,6 @@ function onUndiciCreate({ request }: { request: UndiciRequest }): void {
   const ctx = requestContext.getStore();
   if (ctx === undefined) return;
   try {
-    ctx.calls++;
     const headers = undiciHeaders(request.headers);
     const existing = headers.find(([k]) => k.toLowerCase() === 'traceparent')?.[1];
     const { spanId, add } = spanFor(ctx, existing);

@@ -28,8 +28,6 @@ export class RequestContext implements TraceInfo {
   tracestate: string | undefined = undefined;
   /** Receives this request's outgoing calls while they may become part of a capture. */
   sink: OutboundSink | null = null;
-  /** Outgoing calls started so far (only counted: each gets its own span id). */
-  calls = 0;
   /** The response of this request, and the `traceresponse` it gets (null: none). */
   response: object | null = null;
   traceresponse: string | null = null;
