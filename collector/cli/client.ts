@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
 import type { ApplyProblem } from '../rules-api.js';
-import type { AgentState, ApplyResult, StoredTapConfig } from '../storage/types.js';
+import type { AgentState, ApplyResult, InsertResult, StoredTapConfig } from '../storage/types.js';
 import { LoopError, codes, networkReason } from '../../src/errors.js';
 
 /** loopctl's view of the collector API: one request per call, no keep-alive. */
@@ -43,6 +43,11 @@ export class CollectorClient {
 
   async get(id: string): Promise<CaptureRecord> {
     return (await this.#request('GET', `/v1/captures/${encodeURIComponent(id)}`, { id })) as CaptureRecord;
+  }
+
+  /** Sends one batch to the ingest API (`POST /v1/captures`), as the shipper does; all or none is stored. */
+  async ingest(captures: CaptureRecord[]): Promise<InsertResult> {
+    return (await this.#request('POST', '/v1/captures', { body: { captures } })) as InsertResult;
   }
 
   /** Every capture of one trace, by start time (the collector answers the earliest 1000 at most). */

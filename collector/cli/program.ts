@@ -2,7 +2,9 @@ import { Command, Option } from 'commander';
 import { applyCommand } from './commands/apply.js';
 import { deleteCommand } from './commands/delete.js';
 import { diagCommand } from './commands/diag.js';
+import { exportCommand } from './commands/export.js';
 import { getCommand } from './commands/get.js';
+import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
 import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
@@ -35,6 +37,8 @@ export function buildProgram(ctx: Omit<CliContext, 'globals'>): Command {
     getCommand(context),
     deleteCommand(context),
     diagCommand(context),
+    exportCommand(context),
+    importCommand(context),
   ];
   for (const command of commands) {
     command.exitOverride().configureOutput({ outputError: () => {} });
