@@ -22,6 +22,7 @@ export default defineConfig([
       'middleware/index': 'middleware/index.ts',
       'adapters/koa': 'adapters/koa.ts',
       'adapters/axios': 'adapters/axios.ts',
+      'testing/index': 'src/testing/index.ts',
       'collector/index': 'collector/index.ts',
     },
     format: ['esm', 'cjs'],

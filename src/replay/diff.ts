@@ -1,11 +1,33 @@
-import type { CapturedResponse } from '../capture/record.js';
+import type { CapturedResponse, HeaderList } from '../capture/record.js';
 import { asJson, asText, decodeBody } from './body.js';
+import { formatJsonPath, parseJsonPath, pathMatches, type PathSegment } from './json-path.js';
 import type { ReplayResponse } from './send.js';
 
-/** How a replayed response compares with the captured one. Headers are not compared (dates, ids). */
+/**
+ * Response headers that change from one answer to the next without meaning anything: left out of a
+ * header comparison unless asked for.
+ */
+export const VOLATILE_HEADERS: readonly string[] = [
+  'date',
+  'etag',
+  'content-length',
+  'set-cookie',
+  'x-request-id',
+  'traceresponse',
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'age',
+  'expires',
+  'last-modified',
+];
+
+/** How a replayed response compares with the captured one. */
 export interface ResponseDiff {
   same: boolean;
   status?: { captured: number; replayed: number };
+  /** Headers whose values differ (only when headers are compared: `DiffOptions.headers`). */
+  headers?: Array<{ name: string; captured?: string; replayed?: string }>;
   body?: {
     /** Bytes compared from the capture (the kept prefix when it was truncated). */
     captured: number;
@@ -15,64 +37,141 @@ export interface ResponseDiff {
   };
 }
 
+/** What to compare beyond status and body. All optional; `{}` compares status and body only. */
+export interface DiffOptions {
+  /** Compare response headers too, leaving out {@link VOLATILE_HEADERS} and `ignoreHeaders`. */
+  headers?: boolean;
+  /** More header names to leave out (any case). */
+  ignoreHeaders?: readonly string[];
+  /** JSON paths to leave out of a JSON body comparison (`$.a.b`, `$.items[*].id`); an ancestor covers its subtree. */
+  ignorePaths?: readonly string[];
+  /** 1-based line numbers to leave out of a text body comparison. */
+  ignoreLines?: readonly number[];
+  /** Do not compare the body at all (a binary body that differs between identical replays). */
+  ignoreBody?: boolean;
+}
+
 const MAX_DETAILS = 5;
 const MAX_SHOWN = 60;
 
+type Replayed = Pick<ReplayResponse, 'status' | 'body'> & { headers?: HeaderList };
+
 /**
- * Compares status and body bytes. A truncated captured body is compared on its kept prefix only; a
- * body captured with a Content-Encoding is compared as raw bytes (no decompression on either side).
+ * Compares status, body and (with `options.headers`) headers. JSON bodies are compared as values
+ * (key order and spacing do not count), text bodies line by line, other bodies byte by byte. A
+ * truncated captured body is compared on its kept prefix only; a body captured with a
+ * Content-Encoding is compared as raw bytes (no decompression on either side).
  */
-export function diffResponse(captured: CapturedResponse, replayed: Pick<ReplayResponse, 'status' | 'body'>): ResponseDiff {
+export function diffResponse(
+  captured: Pick<CapturedResponse, 'status' | 'body'> & { headers?: HeaderList },
+  replayed: Replayed,
+  options: DiffOptions = {},
+): ResponseDiff {
   const diff: ResponseDiff = { same: true };
   if (captured.status !== replayed.status) {
     diff.same = false;
     diff.status = { captured: captured.status, replayed: replayed.status };
   }
-  const kept = decodeBody(captured.body);
-  const truncated = captured.body?.truncated === true;
-  const other = truncated ? replayed.body.subarray(0, kept.length) : replayed.body;
-  const equal = kept.equals(other) && (!truncated || replayed.body.length >= kept.length);
-  if (!equal) {
-    diff.same = false;
-    const raw = Boolean(captured.body?.contentEncoding);
-    const details = raw || truncated ? describeBytes(kept, other, truncated) : describeBodies(kept, other);
-    diff.body = { captured: kept.length, replayed: replayed.body.length, details };
+  if (options.headers) {
+    const headers = headerDifferences(captured.headers ?? [], replayed.headers ?? [], options.ignoreHeaders ?? []);
+    if (headers.length) {
+      diff.same = false;
+      diff.headers = headers;
+    }
+  }
+  if (!options.ignoreBody) {
+    const kept = decodeBody(captured.body);
+    const truncated = captured.body?.truncated === true;
+    const other = truncated ? replayed.body.subarray(0, kept.length) : replayed.body;
+    const equal = kept.equals(other) && (!truncated || replayed.body.length >= kept.length);
+    if (!equal) {
+      const raw = Boolean(captured.body?.contentEncoding) || truncated;
+      const found = bodyDifferences(kept, other, { raw, truncated, ...options });
+      if (found.keys.length) {
+        diff.same = false;
+        diff.body = { captured: kept.length, replayed: replayed.body.length, details: cap(found.details) };
+      }
+    }
   }
   return diff;
 }
 
-function describeBodies(a: Buffer, b: Buffer): string[] {
-  const ja = asJson(a);
-  const jb = asJson(b);
-  if (ja && jb) {
-    const out: string[] = [];
-    diffJson(ja.value, jb.value, '$', out);
-    if (out.length > MAX_DETAILS) return [...out.slice(0, MAX_DETAILS), `… and ${out.length - MAX_DETAILS} more`];
-    // Same JSON value, different bytes: spacing or key order.
-    return out.length ? out : [`same JSON value, different bytes (${a.length} → ${b.length} bytes)`];
-  }
-  return describeBytes(a, b, false);
+function cap(details: string[]): string[] {
+  return details.length > MAX_DETAILS ? [...details.slice(0, MAX_DETAILS), `… and ${details.length - MAX_DETAILS} more`] : details;
 }
 
-function describeBytes(a: Buffer, b: Buffer, prefixOnly: boolean): string[] {
-  const note = prefixOnly ? ` (compared the first ${a.length} bytes kept in the capture)` : '';
+function headerMap(headers: HeaderList): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase();
+    const before = map.get(lower);
+    map.set(lower, before === undefined ? value : `${before}, ${value}`);
+  }
+  return map;
+}
+
+/** Header names (lower case) whose joined values differ, volatile and ignored ones left out. */
+export function headerDifferences(
+  a: HeaderList,
+  b: HeaderList,
+  ignore: readonly string[] = [],
+): Array<{ name: string; captured?: string; replayed?: string }> {
+  const skip = new Set([...VOLATILE_HEADERS, ...ignore.map((n) => n.toLowerCase())]);
+  const ma = headerMap(a);
+  const mb = headerMap(b);
+  const out: Array<{ name: string; captured?: string; replayed?: string }> = [];
+  for (const name of new Set([...ma.keys(), ...mb.keys()])) {
+    if (skip.has(name)) continue;
+    const va = ma.get(name);
+    const vb = mb.get(name);
+    if (va !== vb) out.push({ name, ...(va !== undefined && { captured: va }), ...(vb !== undefined && { replayed: vb }) });
+  }
+  return out;
+}
+
+/**
+ * What differs between two bodies: `keys` are what a noise filter would ignore (JSON paths, line
+ * numbers as `line:N`, or `body` for bytes), `details` the lines shown to people. Empty `keys`: equal.
+ */
+export function bodyDifferences(
+  a: Buffer,
+  b: Buffer,
+  options: DiffOptions & { raw?: boolean; truncated?: boolean } = {},
+): { kind: 'json' | 'text' | 'bytes'; keys: string[]; details: string[] } {
+  if (a.equals(b)) return { kind: 'bytes', keys: [], details: [] };
+  const note = options.truncated ? ` (compared the first ${a.length} bytes kept in the capture)` : '';
+  if (!options.raw) {
+    const ja = asJson(a);
+    const jb = asJson(b);
+    if (ja && jb) {
+      const ignore = (options.ignorePaths ?? []).map(parseJsonPath);
+      const found: Array<{ path: string; detail: string }> = [];
+      diffJson(ja.value, jb.value, [], ignore, found);
+      return { kind: 'json', keys: found.map((f) => f.path), details: found.map((f) => f.detail) };
+    }
+  }
   const ta = asText(a);
   const tb = asText(b);
   if (ta !== undefined && tb !== undefined) {
+    const skip = new Set(options.ignoreLines ?? []);
     const la = ta.split('\n');
     const lb = tb.split('\n');
+    const keys: string[] = [];
+    const details: string[] = [];
     for (let i = 0; i < Math.max(la.length, lb.length); i++) {
-      if (la[i] !== lb[i]) {
-        return [`line ${i + 1}: ${showLine(la[i])} → ${showLine(lb[i])}${note}`];
+      if (la[i] !== lb[i] && !skip.has(i + 1)) {
+        keys.push(`line:${i + 1}`);
+        details.push(`line ${i + 1}: ${showLine(la[i])} → ${showLine(lb[i])}${note}`);
       }
     }
+    return { kind: 'text', keys, details };
   }
   if (a.length === b.length) {
     let at = 0;
     while (at < a.length && a[at] === b[at]) at++;
-    return [`${a.length} bytes each, first difference at byte ${at}${note}`];
+    return { kind: 'bytes', keys: ['body'], details: [`${a.length} bytes each, first difference at byte ${at}${note}`] };
   }
-  return [`${a.length} bytes → ${b.length} bytes${note}`];
+  return { kind: 'bytes', keys: ['body'], details: [`${a.length} bytes → ${b.length} bytes${note}`] };
 }
 
 function showLine(line: string | undefined): string {
@@ -90,20 +189,34 @@ function show(value: unknown): string {
   return clip(JSON.stringify(value));
 }
 
-function diffJson(a: unknown, b: unknown, path: string, out: string[]): void {
-  if (out.length > MAX_DETAILS) return;
+/** Upper bound on differences collected from one pair of JSON documents. */
+const MAX_COLLECTED = 10_000;
+
+function diffJson(
+  a: unknown,
+  b: unknown,
+  path: PathSegment[],
+  ignore: PathSegment[][],
+  out: Array<{ path: string; detail: string }>,
+): void {
+  if (out.length >= MAX_COLLECTED) return;
+  if (ignore.some((pattern) => pathMatches(pattern, path))) return;
   if (Array.isArray(a) && Array.isArray(b)) {
-    if (a.length !== b.length) out.push(`${path}: array of ${a.length} → array of ${b.length}`);
-    for (let i = 0; i < Math.min(a.length, b.length); i++) diffJson(a[i], b[i], `${path}[${i}]`, out);
+    if (a.length !== b.length) {
+      const shown = formatJsonPath(path);
+      out.push({ path: shown, detail: `${shown}: array of ${a.length} → array of ${b.length}` });
+    }
+    for (let i = 0; i < Math.min(a.length, b.length); i++) diffJson(a[i], b[i], [...path, i], ignore, out);
     return;
   }
   if (isPlainObject(a) && isPlainObject(b)) {
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      diffJson(a[key], b[key], `${path}${/^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`}`, out);
-    }
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) diffJson(a[key], b[key], [...path, key], ignore, out);
     return;
   }
-  if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${path}: ${show(a)} → ${show(b)}`);
+  if (JSON.stringify(a) !== JSON.stringify(b)) {
+    const shown = formatJsonPath(path);
+    out.push({ path: shown, detail: `${shown}: ${show(a)} → ${show(b)}` });
+  }
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -58,12 +58,25 @@ function targetOf(url: string): string {
   return url;
 }
 
+/** Changes a replay may make beyond the default ones. */
+export interface BuildOptions {
+  /** Keep the captured Host header instead of the destination's. */
+  keepHost?: boolean;
+  /**
+   * A `traceparent` to send instead of the captured one (in its place, else added before
+   * `loop-replay`); the captured `tracestate` belongs to the old trace and is dropped.
+   */
+  traceparent?: string;
+  /** Headers to set: each replaces every header of its name (at the first one's place) or is added. */
+  headers?: HeaderList;
+}
+
 /**
  * The captured request as it will be replayed: same method, path and query, headers in their captured
  * order and spelling minus hop-by-hop ones, Host set to the destination, Content-Length recomputed from
  * the bytes sent, and `loop-replay: <capture id>` added.
  */
-export function buildReplayRequest(record: CaptureRecord, destination: Destination): ReplayRequest {
+export function buildReplayRequest(record: CaptureRecord, destination: Destination, options: BuildOptions = {}): ReplayRequest {
   const body = decodeBody(record.request.body);
   const method = record.request.method.toUpperCase();
   const nominated = new Set<string>();
@@ -81,8 +94,12 @@ export function buildReplayRequest(record: CaptureRecord, destination: Destinati
   for (const [name, value] of record.request.headers) {
     const lower = name.toLowerCase();
     if (lower === 'host') {
-      if (!hostSet) headers.push([name, destination.host]);
+      if (!hostSet) headers.push([name, options.keepHost ? value : destination.host]);
       hostSet = true;
+    } else if (options.traceparent !== undefined && lower === 'traceparent') {
+      if (!headers.some(([n]) => n.toLowerCase() === 'traceparent')) headers.push([name, options.traceparent]);
+    } else if (options.traceparent !== undefined && lower === 'tracestate') {
+      // The new trace has no state yet.
     } else if (lower === 'content-length') {
       if (needsLength && !lengthSet) headers.push([name, String(body.length)]);
       lengthSet = true;
@@ -94,7 +111,20 @@ export function buildReplayRequest(record: CaptureRecord, destination: Destinati
   }
   if (!hostSet) headers.unshift(['host', destination.host]);
   if (needsLength && !lengthSet) headers.push(['content-length', String(body.length)]);
+  if (options.traceparent !== undefined && !headers.some(([n]) => n.toLowerCase() === 'traceparent')) {
+    headers.push(['traceparent', options.traceparent]);
+  }
   headers.push(['loop-replay', record.id]);
+  for (const [name, value] of options.headers ?? []) {
+    const lower = name.toLowerCase();
+    const first = headers.findIndex(([n]) => n.toLowerCase() === lower);
+    if (first < 0) {
+      headers.push([name, value]);
+      continue;
+    }
+    headers[first] = [name, value];
+    for (let i = headers.length - 1; i > first; i--) if (headers[i]![0].toLowerCase() === lower) headers.splice(i, 1);
+  }
 
   const target = targetOf(record.request.url);
   return { method, target: `${destination.basePath}${target}`, headers, body };

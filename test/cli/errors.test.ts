@@ -72,7 +72,7 @@ test('usage errors are one line and exit 2', async () => {
     [['frobnicate'], "loopctl: unknown command 'frobnicate' (see loopctl --help)\n"],
     [['lsit'], "loopctl: unknown command 'lsit'; did you mean list? (see loopctl --help)\n"],
     [['show'], "loopctl: required option '--id <id>' not specified (see loopctl --help)\n"],
-    [['replay'], "loopctl: required option '--id <id>' not specified (see loopctl --help)\n"],
+    [['replay'], 'loopctl: say which captures: --id N (repeatable) or filters (--status 5xx, --service, --path, --since, --trace, --limit) (see loopctl --help)\n'],
     [['list', '--status', 'bad'], "loopctl: bad status 'bad': use a class like 5xx or an exact status like 500\n"],
     [['list', '--limit', '-3'], "loopctl: bad limit '-3': use a whole number from 1 to 100000\n"],
     [['list', '--collector', 'nope'], "loopctl: bad collector URL 'nope': use an http(s) URL like http://127.0.0.1:5678 (--collector or LOOP_COLLECTOR)\n"],

@@ -71,6 +71,11 @@ test('replay sends the captured request exactly, and exits 0 when the answer is 
         '\\{"error":"payments timed out"\\}\n$',
     ),
   );
+  // The captured traceparent's place now holds a new trace's: a replay is a trace of its own.
+  const sent = app.received[0]!.rawHeaders;
+  const traceparent = sent[sent.indexOf('traceparent') + 1]!;
+  assert.match(traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  assert.notEqual(traceparent.slice(3, 35), '4bf92f3577b34da6a3ce929d0e0e4736');
   assert.deepStrictEqual(app.received, [
     {
       method: 'POST',
@@ -80,7 +85,7 @@ test('replay sends the captured request exactly, and exits 0 when the answer is 
         'X-First', 'one',
         'Content-Type', 'application/octet-stream',
         'Content-Length', String(capturedBody.length),
-        'traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        'traceparent', traceparent,
         'X-Last', 'two',
         'loop-replay', record.id,
         // Added by Node for a one-off connection: the only header loopctl did not take from the capture.
@@ -162,7 +167,7 @@ test('several --id are replayed in order; a replay of a redacted request needs -
     code: 2,
     stdout: '',
     stderr:
-      "loopctl: capture 2's request holds redacted values (request.url, request.headers.authorization), so the replay would send [REDACTED] instead of them; pass --allow-redacted to send it anyway\n",
+      "loopctl: capture 2's request holds redacted values (request.url, request.headers.authorization), so the replay would send [REDACTED] instead of them; pass --secrets FILE to put the values back, or --allow-redacted to send it anyway\n",
   });
   assert.equal(app.received.length, 0, 'nothing is sent when one capture is refused');
 
@@ -174,5 +179,8 @@ test('several --id are replayed in order; a replay of a redacted request needs -
     app.received.map((r) => r.url),
     ['/', '/?token=[REDACTED]'],
   );
-  assert.match(allowed.stdout, /^replayed capture 1 .*\nsame as captured\n\n.*\n\nreplayed capture 2 .*\nsame as captured\n/);
+  assert.match(
+    allowed.stdout,
+    /^capture 1 GET \/: 500 → 500 same \(\d+ ms\)\ncapture 2 GET \/\?token=\[REDACTED\]: 500 → 500 same \(\d+ ms\)\n\n\+-/,
+  );
 });

@@ -100,6 +100,12 @@ const koaCjs = require('httploop/koa');
 const koaEsm = await import('httploop/koa');
 const axiosEsm = await import('httploop/axios');
 const axiosCjs = require('httploop/axios');
+const testingEsm = await import('httploop/testing');
+const testingCjs = require('httploop/testing');
+const replayed = await testingCjs.replay(
+  { schema: 1, id: 'c1', request: { method: 'GET', url: '/?a=1&b', headers: [['Host', 'web']], body: null }, response: { status: 200, headers: [], body: null }, outbound: [] },
+  { handler: (req, res) => res.end(req.url + ' ' + req.headers['loop-replay']) },
+);
 const collector = await import('httploop/collector');
 const collectorCjs = require('httploop/collector');
 const mw = esm.loop({ service: 'consumer', enabled: false });
@@ -115,6 +121,9 @@ console.log(JSON.stringify({
   koa: [typeof koaCjs.loop, typeof koaEsm.loop],
   axios: shape(axiosEsm, ['traceAxios', 'traceparentInterceptor']),
   axiosCjs: shape(axiosCjs, ['traceAxios', 'traceparentInterceptor']),
+  testing: shape(testingEsm, ['loadCapture', 'fetchCapture', 'fetchCaptures', 'replay', 'expectReplayToMatch']),
+  testingCjs: shape(testingCjs, ['loadCapture', 'fetchCapture', 'fetchCaptures', 'replay', 'expectReplayToMatch']),
+  testingReplay: replayed.text(),
   collector: shape(collector, ['createCollector', 'startCollector']),
   collectorCjs: shape(collectorCjs, ['createCollector', 'startCollector']),
   collectorHealth: health.status,
@@ -132,6 +141,9 @@ console.log(JSON.stringify({
     koa: ['function', 'function'],
     axios: { traceAxios: 'function', traceparentInterceptor: 'function' },
     axiosCjs: { traceAxios: 'function', traceparentInterceptor: 'function' },
+    testing: { loadCapture: 'function', fetchCapture: 'function', fetchCaptures: 'function', replay: 'function', expectReplayToMatch: 'function' },
+    testingCjs: { loadCapture: 'function', fetchCapture: 'function', fetchCaptures: 'function', replay: 'function', expectReplayToMatch: 'function' },
+    testingReplay: '/?a=1&b c1',
     collector: { createCollector: 'function', startCollector: 'function' },
     collectorCjs: { createCollector: 'function', startCollector: 'function' },
     collectorHealth: 200,
