@@ -32,6 +32,27 @@ export function freePort() {
   });
 }
 
+/**
+ * `n` distinct free ports: each listener stays open until all are chosen, so two calls cannot be given
+ * the same port back (which separate freePort() calls can, before anything listens on the first).
+ */
+export async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const srv = net.createServer();
+      servers.push(srv);
+      await new Promise((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(0, HOST, resolve);
+      });
+    }
+    return servers.map((srv) => srv.address().port);
+  } finally {
+    await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(() => resolve()))));
+  }
+}
+
 export function exited(child) {
   return child.exitCode !== null || child.signalCode !== null;
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { HOST, freePort, loopctl, requireBuild, runDemo, say, spawnChild, startCollector, tempDir } from './demo-support.mjs';
+import { HOST, freePorts, loopctl, requireBuild, runDemo, say, spawnChild, startCollector, tempDir } from './demo-support.mjs';
 
 const MULTI_HOP = fileURLToPath(new URL('./multi-hop/', import.meta.url));
 // Started innermost first, so that nobody calls a service that is not listening yet.
@@ -54,9 +54,10 @@ async function main() {
   requireBuild();
 
   const db = join(tempDir('httploop-demo-trace-'), 'loop.db');
-  const port = await freePort();
+  // Chosen together, so the collector and the three services never get the same port.
+  const [port, gatewayPort, webPort, paymentsPort] = await freePorts(4);
   const collector = `http://${HOST}:${port}`;
-  const ports = { gateway: await freePort(), web: await freePort(), payments: await freePort() };
+  const ports = { gateway: gatewayPort, web: webPort, payments: paymentsPort };
   // The diagnostic token every service is configured with (at least 16 characters); new each run.
   const diagToken = randomBytes(16).toString('hex');
   const env = { ...process.env, LOOP_COLLECTOR: collector, LOOP_DIAG_TOKEN: diagToken };
