@@ -4,19 +4,10 @@
 import type { CaptureRecord } from '../../src/capture/record.js';
 import { decodeBody } from '../../src/replay/body.js';
 import { absoluteUrl } from './har.js';
+import { HOP_BY_HOP } from '../../src/replay/send.js';
 
-/** Connection-level headers (RFC 9110 section 7.6.1), plus the ones curl computes itself. */
-const LEFT_OUT = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-  'content-length',
-  'host',
-]);
+/** Connection-level headers (RFC 9110 section 7.6.1), plus Host, which curl computes from the URL. */
+const LEFT_OUT: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host']);
 
 /** Methods sent without a body unless the capture had one. */
 const BODYLESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);

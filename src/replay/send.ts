@@ -35,7 +35,7 @@ export interface SendOptions {
 }
 
 /** Connection-level headers (RFC 9110 section 7.6.1): they describe the original hop, not the request. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',

@@ -3,20 +3,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { CaptureRecord, HeaderList } from '../capture/record.js';
 import { asJson, asText, asTruncatedText, decodeBody } from '../replay/body.js';
+import { VOLATILE_HEADERS } from '../replay/diff.js';
 import type { ReplayResult } from './replay.js';
 
-/** Headers that differ between two runs of the same response; never compared. */
-export const VOLATILE_HEADERS: readonly string[] = [
-  'date',
-  'etag',
-  'content-length',
-  'set-cookie',
-  'x-request-id',
-  'traceresponse',
-  'connection',
-  'keep-alive',
-  'transfer-encoding',
-];
+export { VOLATILE_HEADERS };
 
 export interface MatchOptions {
   /** Body paths not compared: `$.requestId`, `body.items[0].at`, `$.items[*].id` (`*`: any key or index). */

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { LoopError, codes } from '../../../src/errors.js';
 import { checkMatch } from '../../../src/match/check-match.js';
 import { formatFileProblem, loadTapConfigText, type FileProblem } from '../../../src/match/tapconfig-file.js';
 import type { TapConfig } from '../../../src/match/tapconfig.js';
 import { ApplyError, CollectorClient } from '../client.js';
+import { readInput } from '../read-input.js';
 import type { CliContext } from '../global-options.js';
 
 interface ApplyOptions {
@@ -79,17 +79,3 @@ export function applyCommand(ctx: CliContext): Command {
     });
 }
 
-async function readInput(file: string): Promise<string> {
-  try {
-    if (file === '-') {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    }
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-    throw new LoopError(codes.USAGE, `cannot read ${file} (${reason})`, { cause: err });
-  }
-}

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { CaptureRecord } from '../../../src/capture/record.js';
@@ -6,25 +5,12 @@ import { LoopError, codes } from '../../../src/errors.js';
 import { CollectorClient } from '../client.js';
 import type { CliContext } from '../global-options.js';
 import { harToCaptures } from '../har.js';
+import { readInput } from '../read-input.js';
 
 /** A batch stays well under the collector's default 16 MiB ingest limit. */
 const BATCH_COUNT = 200;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
-async function readInput(file: string): Promise<string> {
-  try {
-    if (file === '-') {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    }
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
-    throw new LoopError(codes.USAGE, `cannot read ${file} (${reason})`, { cause: err });
-  }
-}
 
 function batches(records: CaptureRecord[]): CaptureRecord[][] {
   const out: CaptureRecord[][] = [];
