@@ -257,6 +257,8 @@ test('nothing matched: unknown trace id, display id or capture id; exit 1 with o
   assert.deepEqual(await runLoopctl(['trace', unknown], { LOOP_COLLECTOR: url }), nothing(`no capture has trace id ${unknown}`));
   assert.deepEqual(await runLoopctl(['trace', '42'], { LOOP_COLLECTOR: url }), nothing('no capture with id 42'));
   assert.deepEqual(await runLoopctl(['trace', 'V1StGXR8_Z5jdHi6B-myT'], { LOOP_COLLECTOR: url }), nothing('no capture with id V1StGXR8_Z5jdHi6B-myT'));
+  // A nanoid may start with '-' (1 in 64 do): it is an id, not an unknown option.
+  assert.deepEqual(await runLoopctl(['trace', '-5tkr_zgFKMQv5hxW6uGC'], { LOOP_COLLECTOR: url }), nothing('no capture with id -5tkr_zgFKMQv5hxW6uGC'));
   // A trace id that lost a digit is looked up as a capture id, and the message says what is wrong.
   assert.deepEqual(
     await runLoopctl(['trace', TRACE.slice(1)], { LOOP_COLLECTOR: url }),

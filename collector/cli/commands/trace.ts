@@ -69,6 +69,8 @@ export function traceCommand(ctx: CliContext): Command {
     .description('print the captures of one trace across services as a tree (exit 1 when nothing matched)')
     .argument('<id>', 'a trace id (32 hex digits, or a traceparent value), or a capture: display id (from loopctl list) or capture id')
     .option('--json', 'print { traceId, total, truncated, services, roots } with the hops nested as JSON')
+    // A capture's nanoid may start with '-': taken as the id, not as an unknown option.
+    .allowUnknownOption()
     .addHelpText(
       'after',
       [
