@@ -13,3 +13,13 @@ export interface CliContext {
   globals(): GlobalOptions;
   setExitCode(code: number): void;
 }
+
+/** The capture filters `loopctl list` and `loopctl replay` share, as Commander parses them. */
+export interface CaptureFilterOptions {
+  status?: string;
+  service?: string;
+  path?: string;
+  since?: string;
+  trace?: string;
+  limit?: string;
+}

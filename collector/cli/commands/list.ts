@@ -1,16 +1,10 @@
 import { Command } from 'commander';
 import { parseLimit, parseSince, parseStatusFilter } from '../../filter-params.js';
 import { CollectorClient } from '../client.js';
-import type { CliContext } from '../global-options.js';
+import type { CaptureFilterOptions, CliContext } from '../global-options.js';
 import { renderTable, type Column } from '../table.js';
 
-interface ListOptions {
-  status?: string;
-  service?: string;
-  path?: string;
-  since?: string;
-  trace?: string;
-  limit?: string;
+interface ListOptions extends CaptureFilterOptions {
   json?: boolean;
 }
 

@@ -16,17 +16,11 @@ import { buildReplayRequest, sendReplay, type ReplayRequest, type ReplayResponse
 import { parseLimit, parseSince, parseStatusFilter } from '../../filter-params.js';
 import { CollectorClient } from '../client.js';
 import { formatBulkLine, formatReplay, formatSummary, progressLine, type BulkResult, type ReplaySummary } from '../format-replay.js';
-import type { CliContext } from '../global-options.js';
+import type { CaptureFilterOptions, CliContext } from '../global-options.js';
 import { NothingMatchedError } from '../handle-error.js';
 
-interface ReplayOptions {
+interface ReplayOptions extends CaptureFilterOptions {
   id?: string[];
-  status?: string;
-  service?: string;
-  path?: string;
-  since?: string;
-  trace?: string;
-  limit?: string;
   destination?: string;
   concurrency?: string;
   rate?: string;
