@@ -1,5 +1,6 @@
 import type { CapturedResponse, HeaderList } from '../capture/record.js';
 import { asJson, asText, decodeBody } from './body.js';
+import { diffLines, type Hunk } from './line-diff.js';
 import { formatJsonPath, parseJsonPath, pathMatches, type PathSegment } from './json-path.js';
 import type { ReplayResponse } from './send.js';
 
@@ -45,7 +46,7 @@ export interface DiffOptions {
   ignoreHeaders?: readonly string[];
   /** JSON paths to leave out of a JSON body comparison (`$.a.b`, `$.items[*].id`); an ancestor covers its subtree. */
   ignorePaths?: readonly string[];
-  /** 1-based line numbers to leave out of a text body comparison. */
+  /** 1-based line numbers of the captured text body whose changes are left out (a change that touches only these). */
   ignoreLines?: readonly number[];
   /** Do not compare the body at all (a binary body that differs between identical replays). */
   ignoreBody?: boolean;
@@ -58,7 +59,7 @@ type Replayed = Pick<ReplayResponse, 'status' | 'body'> & { headers?: HeaderList
 
 /**
  * Compares status, body and (with `options.headers`) headers. JSON bodies are compared as values
- * (key order and spacing do not count), text bodies line by line, other bodies byte by byte. A
+ * (key order and spacing do not count), text bodies by a line diff, other bodies byte by byte. A
  * truncated captured body is compared on its kept prefix only; a body captured with a
  * Content-Encoding is compared as raw bytes (no decompression on either side).
  */
@@ -158,11 +159,11 @@ export function bodyDifferences(
     const lb = tb.split('\n');
     const keys: string[] = [];
     const details: string[] = [];
-    for (let i = 0; i < Math.max(la.length, lb.length); i++) {
-      if (la[i] !== lb[i] && !skip.has(i + 1)) {
-        keys.push(`line:${i + 1}`);
-        details.push(`line ${i + 1}: ${showLine(la[i])} → ${showLine(lb[i])}${note}`);
-      }
+    for (const hunk of diffLines(la, lb)) {
+      const lines = hunkLines(hunk);
+      if (lines.every((n) => skip.has(n))) continue;
+      for (const n of lines) keys.push(`line:${n}`);
+      details.push(...describeHunk(hunk, la, lb, note));
     }
     return { kind: 'text', keys, details };
   }
@@ -174,8 +175,39 @@ export function bodyDifferences(
   return { kind: 'bytes', keys: ['body'], details: [`${a.length} bytes → ${b.length} bytes${note}`] };
 }
 
-function showLine(line: string | undefined): string {
-  return line === undefined ? '(none)' : JSON.stringify(clip(line));
+/**
+ * The captured-side line numbers (1-based) a hunk stands for: the lines it removed or changed, or
+ * for lines only added, the captured line they were added in front of (one past the end at the end).
+ */
+function hunkLines(hunk: Hunk): number[] {
+  if (hunk.aEnd === hunk.aStart) return [hunk.aStart + 1];
+  const lines: number[] = [];
+  for (let i = hunk.aStart; i < hunk.aEnd; i++) lines.push(i + 1);
+  return lines;
+}
+
+/** One line per changed, removed or added line of a hunk, numbered on the side it belongs to. */
+function describeHunk(hunk: Hunk, a: readonly string[], b: readonly string[], note: string): string[] {
+  const out: string[] = [];
+  const removed = hunk.aEnd - hunk.aStart;
+  const added = hunk.bEnd - hunk.bStart;
+  for (let i = 0; i < Math.max(removed, added) && out.length <= MAX_DETAILS; i++) {
+    const ai = hunk.aStart + i;
+    const bi = hunk.bStart + i;
+    if (i < removed && i < added) {
+      const where = ai === bi ? `line ${ai + 1}` : `line ${ai + 1} (now ${bi + 1})`;
+      out.push(`${where}: ${showLine(a[ai]!)} → ${showLine(b[bi]!)}${note}`);
+    } else if (i < removed) {
+      out.push(`line ${ai + 1} removed: ${showLine(a[ai]!)}${note}`);
+    } else {
+      out.push(`line ${bi + 1} added: ${showLine(b[bi]!)}${note}`);
+    }
+  }
+  return out;
+}
+
+function showLine(line: string): string {
+  return JSON.stringify(clip(line));
 }
 
 function clip(text: string): string {
