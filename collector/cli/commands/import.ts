@@ -4,7 +4,7 @@ import type { CaptureRecord } from '../../../src/capture/record.js';
 import { LoopError, codes } from '../../../src/errors.js';
 import { CollectorClient } from '../client.js';
 import type { CliContext } from '../global-options.js';
-import { harToCaptures } from '../har.js';
+import { harToCaptures } from '../../export/har.js';
 import { readInput } from '../read-input.js';
 
 /** A batch stays well under the collector's default 16 MiB ingest limit. */

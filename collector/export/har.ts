@@ -1,6 +1,6 @@
 /**
  * Pure conversion between capture records and HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/):
- * `loopctl export --format har` and `loopctl import FILE.har`. No I/O here.
+ * `loopctl export --format har`, `loopctl import FILE.har` and the console's HAR export. No I/O here.
  */
 import { STATUS_CODES } from 'node:http';
 import { nanoid } from 'nanoid';

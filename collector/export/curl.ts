@@ -1,5 +1,6 @@
 /**
- * A captured request as one `curl` command line (bash): `loopctl export --format curl`. Pure.
+ * A captured request as one `curl` command line (bash): `loopctl export --format curl` and the console's
+ * "copy as curl". Pure.
  */
 import type { CaptureRecord } from '../../src/capture/record.js';
 import { decodeBody } from '../../src/replay/body.js';
