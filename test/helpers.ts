@@ -27,6 +27,18 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * The URL of a port nobody listens on, for "unreachable" tests. On 127.0.0.254, which no test listens
+ * on, so another test that picked the same port number on 127.0.0.1 cannot answer in its place.
+ */
+export async function refusedUrl(): Promise<string> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.254', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.254:${port}`;
+}
+
 /** A new empty directory under os.tmpdir(), removed after the test. */
 export async function tempDir(t: TestContext, prefix = 'httploop-'): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), prefix));

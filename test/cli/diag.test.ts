@@ -11,7 +11,7 @@ import {
   safeEqualToken,
   type HopContext,
 } from '../../src/trace/diag-trail.js';
-import { freePort, runLoopctl, startHttpServer } from '../helpers.js';
+import { refusedUrl, runLoopctl, startHttpServer } from '../helpers.js';
 
 const TOKEN = 's3cret-diag-token';
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -301,11 +301,11 @@ test('a JSON trail is shown as text without --json', async (t) => {
 });
 
 test('a closed port: exit 2, one line', async () => {
-  const port = await freePort();
-  assert.deepStrictEqual(await runLoopctl(['diag', `http://127.0.0.1:${port}/x`, '--token', TOKEN]), {
+  const url = `${await refusedUrl()}/x`;
+  assert.deepStrictEqual(await runLoopctl(['diag', url, '--token', TOKEN]), {
     code: 2,
     stdout: '',
-    stderr: `loopctl: cannot reach http://127.0.0.1:${port}/x (connection refused)\n`,
+    stderr: `loopctl: cannot reach ${url} (connection refused)\n`,
   });
 });
 

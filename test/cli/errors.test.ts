@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { freePort, ingest, runLoopctl, sampleCapture, startTestCollector } from '../helpers.js';
+import { ingest, refusedUrl, runLoopctl, sampleCapture, startTestCollector } from '../helpers.js';
 
 test('collector unreachable: one line with the fix, exit 2', async () => {
-  const port = await freePort();
-  const result = await runLoopctl(['list'], { LOOP_COLLECTOR: `http://127.0.0.1:${port}` });
+  const url = await refusedUrl();
+  const result = await runLoopctl(['list'], { LOOP_COLLECTOR: url });
   assert.deepEqual(result, {
     code: 2,
     stdout: '',
-    stderr: `loopctl: cannot reach the collector at http://127.0.0.1:${port} (connection refused); start it with 'loopctl serve' or set --collector / LOOP_COLLECTOR\n`,
+    stderr: `loopctl: cannot reach the collector at ${url} (connection refused); start it with 'loopctl serve' or set --collector / LOOP_COLLECTOR\n`,
   });
 });
 
@@ -58,11 +58,11 @@ test('bad destination: exit 2 before anything is sent', async (t) => {
 test('connection refused at the destination: exit 2', async (t) => {
   const { url } = await startTestCollector(t);
   await ingest(url, [sampleCapture()]);
-  const port = await freePort();
-  assert.deepEqual(await runLoopctl(['replay', '--id', '1', '--destination', `127.0.0.1:${port}`], { LOOP_COLLECTOR: url }), {
+  const refused = new URL(await refusedUrl()).host;
+  assert.deepEqual(await runLoopctl(['replay', '--id', '1', '--destination', refused], { LOOP_COLLECTOR: url }), {
     code: 2,
     stdout: '',
-    stderr: `loopctl: cannot connect to the destination 127.0.0.1:${port} (connection refused)\n`,
+    stderr: `loopctl: cannot connect to the destination ${refused} (connection refused)\n`,
   });
 });
 

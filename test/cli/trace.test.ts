@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { CaptureRecord } from '../../src/capture/record.js';
-import { freePort, ingest, runLoopctl, sampleCapture, startTestCollector } from '../helpers.js';
+import { ingest, refusedUrl, runLoopctl, sampleCapture, startTestCollector } from '../helpers.js';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 
@@ -279,8 +279,8 @@ test('a capture without a usable trace id: exit 1, pointing at loopctl show', as
 
 test('malformed ids and a missing id are usage errors: exit 2, nothing asked of the collector', async (t) => {
   // No collector listens: a usage error must be found before any request.
-  const port = await freePort();
-  const env = { LOOP_COLLECTOR: `http://127.0.0.1:${port}` };
+  const url = await refusedUrl();
+  const env = { LOOP_COLLECTOR: url };
   assert.deepEqual(await runLoopctl(['trace', 'no such id!'], env), {
     code: 2,
     stdout: '',
@@ -299,7 +299,7 @@ test('malformed ids and a missing id are usage errors: exit 2, nothing asked of 
   await t.test('an unreachable collector is a runtime error, exit 2', async () => {
     const result = await runLoopctl(['trace', TRACE], env);
     assert.equal(result.code, 2);
-    assert.ok(result.stderr.startsWith(`loopctl: cannot reach the collector at http://127.0.0.1:${port} (connection refused)`), result.stderr);
+    assert.ok(result.stderr.startsWith(`loopctl: cannot reach the collector at ${url} (connection refused)`), result.stderr);
   });
 });
 
