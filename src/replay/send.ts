@@ -32,6 +32,11 @@ export interface SendOptions {
   timeoutMs?: number;
   /** Keep at most this many bytes of the response body. Default 16 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Connect to this IP address instead of looking `destination.hostname` up (Host and TLS server name
+   * stay the destination's). Server-side replay connects to the address its check validated.
+   */
+  connectTo?: { address: string; family: 4 | 6 };
 }
 
 /** Connection-level headers (RFC 9110 section 7.6.1): they describe the original hop, not the request. */
@@ -155,7 +160,8 @@ export function sendReplay(
     };
     const req = transport.request({
       protocol: destination.protocol,
-      hostname: destination.hostname,
+      // No lookup when the address was checked already: the connection goes where the check looked.
+      hostname: options.connectTo?.address ?? destination.hostname,
       port: destination.port,
       method: request.method,
       path: request.target,
