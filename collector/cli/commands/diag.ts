@@ -1,7 +1,7 @@
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+import http from 'node:http';
 import { Command, Option } from 'commander';
-import { LoopError, codes, networkReason } from '../../../src/errors.js';
+import { LoopError, codes } from '../../../src/errors.js';
+import { SAFE_METHODS, diagRequestHeaders, sendDiagTrace } from '../../../src/trace/diag-send.js';
 import { DIAG_HEADERS, formatTrailText, hasTrail, parseJsonTrail, parseMaxForwards } from '../../../src/trace/diag-trail.js';
 import type { CliContext } from '../global-options.js';
 
@@ -13,8 +13,6 @@ interface DiagOptions {
   maxForwards?: string;
 }
 
-/** Methods the handlers may run as (RFC 9110 section 9.2.1, safe methods): a diagnostic changes nothing. */
-const SAFE_METHODS = ['GET', 'HEAD', 'OPTIONS'];
 /** Headers diag sets itself, each from its own flag; a TRACE carries no body, so no framing headers. */
 const OWN_HEADERS: Record<string, string> = {
   [DIAG_HEADERS.addContext]: 'it is always sent',
@@ -25,8 +23,6 @@ const OWN_HEADERS: Record<string, string> = {
   'content-length': 'a TRACE request has no body',
   'transfer-encoding': 'a TRACE request has no body',
 };
-const TIMEOUT_MS = 30_000;
-const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
 
 /** User input as echoed in a message: control characters escaped, so the message stays one line. */
 function shown(text: string): string {
@@ -69,65 +65,6 @@ function parseHeader(text: string, json: boolean): [string, string] {
 /** The URL as named in messages: no user info (it may hold a password), no fragment (never sent). */
 function display(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}${url.search}`;
-}
-
-interface Answer {
-  httpVersion: string;
-  status: number;
-  statusMessage: string;
-  body: Buffer;
-}
-
-/** One request, no keep-alive, no redirects followed, the answer bounded and timed out. */
-function send(url: URL, headers: Array<[string, string]>, where: string): Promise<Answer> {
-  const transport = url.protocol === 'https:' ? https : http;
-  return new Promise<Answer>((resolve, reject) => {
-    let settled = false;
-    const fail = (message: string, cause?: unknown): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.destroy();
-      reject(new LoopError(codes.DESTINATION_UNREACHABLE, message, { cause }));
-    };
-    const req = transport.request({
-      protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: url.port || undefined,
-      method: 'TRACE',
-      path: `${url.pathname}${url.search}`,
-      // A flat raw array is written as given: order and spelling kept, and no header added by Node.
-      headers: headers.flat(),
-      setHost: false,
-      agent: false,
-    });
-    const timer = setTimeout(() => fail(`${where} sent no complete answer within ${TIMEOUT_MS / 1000} s`), TIMEOUT_MS);
-    req.on('error', (err: NodeJS.ErrnoException) => fail(`cannot reach ${where} (${networkReason(err)})`, err));
-    req.on('response', (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) fail(`the answer from ${where} is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB`);
-        else chunks.push(chunk);
-      });
-      res.on('aborted', () => fail(`${where} closed the connection before the whole answer arrived`));
-      res.on('error', (err: NodeJS.ErrnoException) => fail(`${where} closed the connection before the whole answer arrived (${networkReason(err)})`, err));
-      res.on('end', () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        const status = res.statusCode ?? 0;
-        resolve({
-          httpVersion: res.httpVersion,
-          status,
-          statusMessage: res.statusMessage || http.STATUS_CODES[status] || '',
-          body: Buffer.concat(chunks, size),
-        });
-      });
-    });
-    req.end();
-  });
 }
 
 /**
@@ -181,14 +118,9 @@ export function diagCommand(ctx: CliContext): Command {
         throw usage('the diagnostic token holds characters a header cannot carry (line breaks, controls)');
       }
 
-      const headers: Array<[string, string]> = [];
-      if (!extra.some(([name]) => name.toLowerCase() === 'host')) headers.push(['Host', url.host]);
-      headers.push(...extra, [DIAG_HEADERS.addContext, 'true'], [DIAG_HEADERS.token, token]);
-      if (method) headers.push([DIAG_HEADERS.method, method]);
-      if (maxForwards !== undefined) headers.push(['Max-Forwards', String(maxForwards)]);
-      if (options.json) headers.push(['Accept', 'application/json']);
+      const headers = diagRequestHeaders(url, token, extra, { method, maxForwards, json: options.json === true });
 
-      const answer = await send(url, headers, where);
+      const answer = await sendDiagTrace(url, headers, where);
       const status = `${answer.status} ${answer.statusMessage}`.trimEnd();
       const text = answer.body.toString('utf8');
       const noTrail = (why: string): void => {
