@@ -1,21 +1,34 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { codes } from '../src/errors.js';
+import type { AllowEntry } from '../src/replay/address-policy.js';
 import { filterFromQuery } from './filter-params.js';
 import { createTokenCheck } from './http/auth.js';
 import { HttpError, sendError, sendJson } from './http/http-error.js';
+import { IngestBudget } from './http/ingest-budget.js';
 import { readBody } from './http/read-body.js';
 import { CollectorMetrics, type RejectReason } from './metrics.js';
 import { RuleWatch } from './rule-watch.js';
+import { createReplayHandler } from './replay-api.js';
 import { createRuleHandlers } from './rules-api.js';
 import type { CaptureStore } from './storage/types.js';
 import { createTraceHandler } from './trace-api.js';
 import { validateBatch } from './validate-capture.js';
+import { createConsole } from './web/routes.js';
 
 export interface AppOptions {
   store: CaptureStore;
   token?: string | undefined;
   maxBodyBytes: number;
+  /** Most ingest requests in progress at once; more are answered 429. */
+  maxPendingBatches: number;
+  /** Most ingest body bytes held at once; more are answered 429. */
+  maxInflightBytes: number;
+  /** Destinations server-side replay may reach (`--replay-allow`); none turns it off. */
+  replayAllow?: readonly AllowEntry[];
 }
+
+// JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not stored as U+FFFD.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
 
@@ -33,29 +46,52 @@ interface Route {
 export function createApp(options: AppOptions): { handler: RequestListener; metrics: CollectorMetrics; close(): void } {
   const { store, maxBodyBytes } = options;
   const metrics = new CollectorMetrics();
+  const budget = new IngestBudget(options);
   const watch = new RuleWatch(store);
   const rules = createRuleHandlers(store, watch, maxBodyBytes);
   const tokenOk = options.token ? createTokenCheck(options.token) : undefined;
+  const replay = createReplayHandler({ store, allow: options.replayAllow ?? [], metrics, maxBodyBytes, maxResponseBytes: maxBodyBytes });
+  // The web console (collector/web/); POST /v1/diag obeys the replay allowlist.
+  const web = createConsole({ store, maxBodyBytes, allow: () => options.replayAllow ?? [] });
 
   const ingest: Handler = async (req, res) => {
-    let records;
+    let ticket;
     try {
-      const bytes = await readBody(req, maxBodyBytes);
-      let body: unknown;
-      try {
-        body = JSON.parse(bytes.toString('utf8'));
-      } catch (err) {
-        throw new HttpError(400, codes.BAD_REQUEST, `request body is not valid JSON: ${(err as Error).message}`);
-      }
-      records = validateBatch(body);
+      ticket = budget.admit(req);
     } catch (err) {
-      if (err instanceof HttpError) metrics.reject(rejectReason(err));
+      metrics.reject('overloaded');
       throw err;
     }
-    const result = await store.insert(records);
-    metrics.ingested += result.inserted;
-    metrics.duplicates += result.duplicates;
-    sendJson(res, 200, result);
+    try {
+      let records;
+      try {
+        const bytes = await readBody(req, maxBodyBytes, { onKeep: ticket.take });
+        let text: string;
+        try {
+          text = utf8.decode(bytes);
+        } catch {
+          throw new HttpError(400, codes.BAD_REQUEST, 'request body is not valid UTF-8');
+        }
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch (err) {
+          throw new HttpError(400, codes.BAD_REQUEST, `request body is not valid JSON: ${(err as Error).message}`);
+        }
+        records = validateBatch(body);
+      } catch (err) {
+        if (err instanceof HttpError) metrics.reject(rejectReason(err));
+        throw err;
+      }
+      // Answered only after the store has committed: a 200 means the batch is durable.
+      const result = await store.insert(records);
+      metrics.ingested += result.inserted;
+      metrics.duplicates += result.duplicates;
+      if (result.inserted > 0) web.events.announce(records);
+      sendJson(res, 200, result);
+    } finally {
+      ticket.release();
+    }
   };
 
   const list: Handler = async (_req, res, url) => {
@@ -96,6 +132,7 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
     { pattern: /^\/metrics$/, auth: true, methods: { GET: metricsRoute, HEAD: metricsRoute } },
     { pattern: /^\/v1\/captures$/, auth: true, methods: { GET: list, HEAD: list, POST: ingest } },
     { pattern: /^\/v1\/captures\/([^/]+)$/, auth: true, methods: { GET: get, HEAD: get, DELETE: remove } },
+    { pattern: /^\/v1\/captures\/([^/]+)\/replay$/, auth: true, methods: { POST: replay } },
     { pattern: /^\/v1\/traces\/([^/]+)$/, auth: true, methods: { GET: trace, HEAD: trace } },
     {
       pattern: /^\/v1\/tapconfigs$/,
@@ -108,13 +145,14 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
       methods: { GET: rules.getTapConfig, HEAD: rules.getTapConfig, DELETE: rules.deleteTapConfig },
     },
     { pattern: /^\/v1\/rules$/, auth: true, methods: { GET: rules.pollRules } },
+    ...web.routes,
   ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://collector.invalid');
     const route = routes.find((r) => r.pattern.test(url.pathname));
     if (!route) {
-      throw new HttpError(404, codes.ROUTE_NOT_FOUND, `no route ${url.pathname}: the API is under /v1/ (and /healthz, /metrics)`);
+      throw new HttpError(404, codes.ROUTE_NOT_FOUND, `no route ${url.pathname}: the API is under /v1/ (and /healthz, /metrics; the console is at /)`);
     }
     const method = req.method ?? 'GET';
     const run = route.methods[method];
@@ -149,8 +187,15 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
       sendError(req, res, new HttpError(500, codes.INTERNAL, 'internal error'));
     });
   };
-  // close() ends the long polls at once, so that a shutdown does not wait for them.
-  return { handler, metrics, close: () => watch.close() };
+  // close() ends the long polls and event streams at once, so that a shutdown does not wait for them.
+  return {
+    handler,
+    metrics,
+    close: () => {
+      watch.close();
+      web.close();
+    },
+  };
 }
 
 function notFound(id: string): HttpError {
@@ -173,6 +218,8 @@ function rejectReason(err: HttpError): RejectReason {
       return 'unsupported_encoding';
     case codes.INVALID_CAPTURE:
       return 'invalid';
+    case codes.OVERLOADED:
+      return 'overloaded';
     default:
       return 'malformed';
   }

@@ -1,20 +1,47 @@
 import type { RequestListener } from 'node:http';
 import { invalidOption } from '../src/errors.js';
+import { parseAllowList } from '../src/replay/address-policy.js';
 import { createApp } from './app.js';
-import { assertSafeBind, listenHttp, type HttpListener, type ListenAddress } from './listen.js';
+import { assertSafeBind, listenHttp, type HttpListener, type HttpTimeouts, type ListenAddress } from './listen.js';
+import { PostgresStore, checkPgUrl } from './storage/postgres.js';
 import { SqliteStore } from './storage/sqlite.js';
 import type { CaptureStore } from './storage/types.js';
 
-/** Options of {@link createCollector}. Give either `store` or `db`. */
+/** Options of {@link createCollector}. Give one of `store`, `db` and `pg`. */
 export interface CollectorOptions {
   /** Where captures are kept. The collector does not close a store it was given. */
   store?: CaptureStore;
   /** Path of the SQLite database file (created when missing), or `:memory:`; used when `store` is not given. */
   db?: string;
+  /**
+   * A PostgreSQL URL (`postgres://user@host:5432/database`), for several collectors on one database;
+   * used instead of `db`. The schema is the connection's search_path (`?options=-c%20search_path%3Dloop`).
+   */
+  pg?: string;
   /** Bearer token required on `/v1/*` and `/metrics`. Default: none, which allows loopback addresses only. */
   token?: string;
   /** Largest ingest request body, both as sent and decompressed, in bytes. Default 16 MiB. */
   maxBodyBytes?: number;
+  /** Most ingest requests read, checked or stored at once; more are answered 429 with Retry-After. Default 64. */
+  maxPendingBatches?: number;
+  /**
+   * Most ingest body bytes held at once (as sent, or decompressed), across requests; more are answered
+   * 429 with Retry-After. At least `maxBodyBytes`. Default 4 × `maxBodyBytes` (64 MiB).
+   */
+  maxInflightBytes?: number;
+  /** Time a client has to send the request headers, in ms; slower ones get 408 and are closed. Default 15 000. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send a whole request (headers and body), in ms. At least `headersTimeoutMs`. Default 60 000. */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, in ms. Default 5000. */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Destinations server-side replay (`POST /v1/captures/:id/replay`, `loopctl replay --via-collector`)
+   * may reach, as `host:port` entries (`staging.internal:8080`, `10.0.0.5:8080`, `[fd00::5]:8080`; a
+   * string may hold several, comma-separated). Loopback, private and link-local addresses are reached
+   * only when listed as addresses. Default: none, and server-side replay is off.
+   */
+  replayAllow?: readonly string[];
 }
 
 export interface Collector {
@@ -30,8 +57,50 @@ export interface Collector {
   close(): Promise<void>;
 }
 
-const KNOWN_OPTIONS = new Set(['store', 'db', 'token', 'maxBodyBytes']);
+const KNOWN_OPTIONS = new Set([
+  'store',
+  'db',
+  'pg',
+  'token',
+  'maxBodyBytes',
+  'maxPendingBatches',
+  'maxInflightBytes',
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'keepAliveTimeoutMs',
+  'replayAllow',
+]);
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+const DEFAULT_MAX_PENDING_BATCHES = 64;
+
+function positiveInteger(name: string, value: unknown, unit: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 1) {
+    throw invalidOption(`createCollector(): ${name} must be a positive whole number of ${unit}, got ${String(value)}`);
+  }
+  return value as number;
+}
+
+/** The limits of {@link CollectorOptions}, checked, with their defaults. */
+function limitsOf(options: CollectorOptions, maxBodyBytes: number): { maxPendingBatches: number; maxInflightBytes: number; timeouts: HttpTimeouts } {
+  const maxPendingBatches = positiveInteger('maxPendingBatches', options.maxPendingBatches ?? DEFAULT_MAX_PENDING_BATCHES, 'requests');
+  const maxInflightBytes = positiveInteger('maxInflightBytes', options.maxInflightBytes ?? 4 * maxBodyBytes, 'bytes');
+  if (maxInflightBytes < maxBodyBytes) {
+    throw invalidOption(
+      `createCollector(): maxInflightBytes (${maxInflightBytes}) is below maxBodyBytes (${maxBodyBytes}), so a batch of the largest allowed size could never be taken; raise maxInflightBytes or lower maxBodyBytes`,
+    );
+  }
+  const timeouts: HttpTimeouts = {
+    headersTimeoutMs: positiveInteger('headersTimeoutMs', options.headersTimeoutMs ?? 15_000, 'ms'),
+    requestTimeoutMs: positiveInteger('requestTimeoutMs', options.requestTimeoutMs ?? 60_000, 'ms'),
+    keepAliveTimeoutMs: positiveInteger('keepAliveTimeoutMs', options.keepAliveTimeoutMs ?? 5000, 'ms'),
+  };
+  if (timeouts.requestTimeoutMs < timeouts.headersTimeoutMs) {
+    throw invalidOption(
+      `createCollector(): requestTimeoutMs (${timeouts.requestTimeoutMs}) is below headersTimeoutMs (${timeouts.headersTimeoutMs}); the whole request cannot take less time than its headers`,
+    );
+  }
+  return { maxPendingBatches, maxInflightBytes, timeouts };
+}
 
 /** Builds a collector: the HTTP API over a capture store, listening only when asked. */
 export function createCollector(options: CollectorOptions): Collector {
@@ -44,10 +113,12 @@ export function createCollector(options: CollectorOptions): Collector {
     }
   }
   const { store: givenStore, db, token, maxBodyBytes = DEFAULT_MAX_BODY_BYTES } = options;
-  if (givenStore && db !== undefined) {
-    throw invalidOption('createCollector(): give either store or db, not both');
+  const { pg } = options;
+  if ([givenStore, db, pg].filter((given) => given !== undefined).length > 1) {
+    throw invalidOption('createCollector(): give one of store, db (a SQLite file) and pg (a PostgreSQL URL), not several');
   }
-  if (!givenStore && (typeof db !== 'string' || db === '')) {
+  if (pg !== undefined) checkPgUrl(pg, 'httploop: createCollector(): pg');
+  if (!givenStore && pg === undefined && (typeof db !== 'string' || db === '')) {
     throw invalidOption("createCollector(): pass db (a SQLite file path, or ':memory:') or a store");
   }
   if (token !== undefined && (typeof token !== 'string' || token === '')) {
@@ -57,8 +128,20 @@ export function createCollector(options: CollectorOptions): Collector {
     throw invalidOption(`createCollector(): maxBodyBytes must be a positive whole number of bytes, got ${String(maxBodyBytes)}`);
   }
 
-  const store = givenStore ?? new SqliteStore(db!);
-  const app = createApp({ store, token, maxBodyBytes });
+  const { maxPendingBatches, maxInflightBytes, timeouts } = limitsOf(options, maxBodyBytes);
+  const { replayAllow = [] } = options;
+  if (!Array.isArray(replayAllow) || replayAllow.some((entry) => typeof entry !== 'string')) {
+    throw invalidOption("createCollector(): replayAllow must be a list of 'host:port' strings, like ['staging.internal:8080']");
+  }
+  let allow;
+  try {
+    allow = parseAllowList(replayAllow, 'replayAllow');
+  } catch (err) {
+    throw invalidOption(`createCollector(): ${(err as Error).message}`);
+  }
+
+  const store: CaptureStore = givenStore ?? (pg !== undefined ? new PostgresStore(pg) : new SqliteStore(db!));
+  const app = createApp({ store, token, maxBodyBytes, maxPendingBatches, maxInflightBytes, replayAllow: allow });
   const { handler } = app;
   let listener: HttpListener | undefined;
   let closed: Promise<void> | undefined;
@@ -70,7 +153,10 @@ export function createCollector(options: CollectorOptions): Collector {
       if (listener) throw invalidOption(`this collector already listens on ${listener.url}`);
       if (closed) throw invalidOption('this collector is closed; create another one');
       assertSafeBind(host, token);
-      listener = await listenHttp(handler, port, host);
+      // A store that opens in the background (PostgreSQL) is waited for: a collector that cannot reach
+      // its database refuses to start rather than answer 500s.
+      await store.ready?.();
+      listener = await listenHttp(handler, port, host, timeouts);
       return { port: listener.port, host: listener.host, url: listener.url };
     },
     close() {

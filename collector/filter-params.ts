@@ -49,7 +49,7 @@ export function parseLimit(text: string): number {
   return limit;
 }
 
-const KNOWN = new Set(['status', 'service', 'path', 'since', 'trace', 'limit', 'order']);
+const KNOWN = new Set(['status', 'service', 'path', 'since', 'trace', 'rule', 'before', 'limit', 'order']);
 
 /** The query of `GET /v1/captures` → a {@link CaptureFilter}; unknown parameters are refused. */
 export function filterFromQuery(query: URLSearchParams, now: number = Date.now()): CaptureFilter {
@@ -69,6 +69,13 @@ export function filterFromQuery(query: URLSearchParams, now: number = Date.now()
   if (since) filter.since = parseSince(since, now);
   const trace = query.get('trace');
   if (trace) filter.traceId = trace;
+  const rule = query.get('rule');
+  if (rule) filter.rule = rule;
+  const before = query.get('before');
+  if (before) {
+    if (!/^[0-9]{1,15}$/.test(before.trim())) throw bad(`bad before '${before}': use a display id (a whole number)`);
+    filter.beforeSeq = Number(before.trim());
+  }
   const limit = query.get('limit');
   if (limit) filter.limit = parseLimit(limit);
   const order = query.get('order');

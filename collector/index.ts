@@ -5,6 +5,7 @@ export { createCollector, type Collector, type CollectorOptions } from './collec
 export { startCollector, type RunningCollector, type StartCollectorOptions } from './server.js';
 export type { ListenAddress } from './listen.js';
 export { SqliteStore, type SqliteStoreOptions } from './storage/sqlite.js';
-export type { CaptureFilter, CaptureStore, InsertResult, TraceCaptures } from './storage/types.js';
+export { PostgresStore, type PostgresStoreOptions } from './storage/postgres.js';
+export type { CaptureFilter, CaptureStore, InsertResult, RulesSubscription, TraceCaptures } from './storage/types.js';
 export type { CaptureRecord, CaptureSummary } from '../src/capture/record.js';
 export { LoopError, codes } from '../src/errors.js';

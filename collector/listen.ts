@@ -48,19 +48,47 @@ const LISTEN_REASONS: Record<string, string> = {
   ENOTFOUND: 'unknown host; check --host',
 };
 
-/** Serves `handler` on host:port with the collector's timeouts. */
-export async function listenHttp(handler: RequestListener, port: number, host: string): Promise<HttpListener> {
+/** How long a client may take, in ms (see {@link listenHttp}). */
+export interface HttpTimeouts {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+}
+
+const DEFAULT_TIMEOUTS: HttpTimeouts = { headersTimeoutMs: 15_000, requestTimeoutMs: 60_000, keepAliveTimeoutMs: 5_000 };
+
+/**
+ * Serves `handler` on host:port with the collector's timeouts. Slow or stalled clients (slowloris) must
+ * not hold a connection for ever: by default headers within 15 s, a whole ingest request (up to
+ * maxBodyBytes) within 60 s, else Node answers 408 and closes the connection.
+ */
+export async function listenHttp(
+  handler: RequestListener,
+  port: number,
+  host: string,
+  timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
+): Promise<HttpListener> {
   let closing = false;
-  const server = http.createServer((req, res) => {
-    // Keep-alive clients (shippers) are told to reconnect elsewhere once a shutdown has begun.
-    if (closing) res.setHeader('connection', 'close');
-    handler(req, res);
-  });
-  // Slow or stalled clients must not hold a connection for ever: headers within 15 s, a whole ingest
-  // request (up to maxBodyBytes) within 60 s.
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  /** Responses not yet started: told `Connection: close` when a shutdown begins while they run. */
+  const running = new Set<http.ServerResponse>();
+  const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs } = timeouts;
+  const server = http.createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      keepAliveTimeout: keepAliveTimeoutMs,
+      // Node checks the two timeouts above only this often (default every 30 s, which would let a
+      // slowloris hold a connection 45 s past a 15 s headersTimeout).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      // Keep-alive clients (shippers) are told to reconnect elsewhere once a shutdown has begun.
+      if (closing) res.setHeader('connection', 'close');
+      running.add(res);
+      res.once('close', () => running.delete(res));
+      handler(req, res);
+    },
+  );
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -85,6 +113,7 @@ export async function listenHttp(handler: RequestListener, port: number, host: s
     close(graceMs = 10_000) {
       closed ??= new Promise<void>((resolve) => {
         closing = true;
+        for (const res of running) if (!res.headersSent) res.setHeader('connection', 'close');
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
         server.close(() => {

@@ -1,7 +1,12 @@
 /** Why an ingest request was refused; each reason is a label value of the rejected counter. */
-export type RejectReason = 'invalid' | 'malformed' | 'too_large' | 'unsupported_encoding' | 'unauthorized';
+export type RejectReason = 'invalid' | 'malformed' | 'too_large' | 'unsupported_encoding' | 'unauthorized' | 'overloaded';
 
-const REASONS: RejectReason[] = ['invalid', 'malformed', 'too_large', 'unsupported_encoding', 'unauthorized'];
+const REASONS: RejectReason[] = ['invalid', 'malformed', 'too_large', 'unsupported_encoding', 'unauthorized', 'overloaded'];
+
+/** How a server-side replay ended: an answer came back, the collector refused it, or it got no answer. */
+export type ReplayOutcome = 'sent' | 'refused' | 'failed';
+
+const REPLAY_OUTCOMES: ReplayOutcome[] = ['sent', 'refused', 'failed'];
 
 /** The collector's counters, rendered in the Prometheus text exposition format (version 0.0.4). */
 export class CollectorMetrics {
@@ -11,6 +16,12 @@ export class CollectorMetrics {
 
   reject(reason: RejectReason): void {
     this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+  }
+
+  readonly replays = new Map<ReplayOutcome, number>(REPLAY_OUTCOMES.map((o) => [o, 0]));
+
+  replay(outcome: ReplayOutcome): void {
+    this.replays.set(outcome, (this.replays.get(outcome) ?? 0) + 1);
   }
 
   render(stored: number): string {
@@ -24,6 +35,9 @@ export class CollectorMetrics {
       '# HELP httploop_collector_ingest_rejected_total Ingest requests refused, by reason.',
       '# TYPE httploop_collector_ingest_rejected_total counter',
       ...[...this.rejected].map(([reason, n]) => `httploop_collector_ingest_rejected_total{reason="${reason}"} ${n}`),
+      '# HELP httploop_collector_replays_total Server-side replays (POST /v1/captures/:id/replay), by outcome.',
+      '# TYPE httploop_collector_replays_total counter',
+      ...[...this.replays].map(([outcome, n]) => `httploop_collector_replays_total{outcome="${outcome}"} ${n}`),
       '# HELP httploop_collector_captures_stored Captures in the database now.',
       '# TYPE httploop_collector_captures_stored gauge',
       `httploop_collector_captures_stored ${stored}`,

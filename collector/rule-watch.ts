@@ -1,4 +1,4 @@
-import type { CaptureStore } from './storage/types.js';
+import type { CaptureStore, RulesSubscription } from './storage/types.js';
 
 type Outcome = 'changed' | 'timeout' | 'closed';
 
@@ -10,18 +10,29 @@ interface Waiter {
 
 /**
  * Holds long polls for rules until the rules version moves. A change made through this collector wakes
- * them at once (`changed()`); a change made through another collector on the same database is noticed
- * by checking the version every `checkMs` while anyone waits (PostgreSQL's LISTEN could replace this).
+ * them at once (`changed()`). A change made through another collector on the same database arrives by
+ * the store's `watchRules` (PostgreSQL: LISTEN/NOTIFY) when it has one; while that is not live (no such
+ * feature, or its connection is being re-opened) the version is checked every `checkMs` while anyone
+ * waits, and while it is live only every `slowCheckMs`, in case a notification was lost.
  */
 export class RuleWatch {
   private readonly waiters = new Set<Waiter>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private lastCheck = 0;
+  private notifiedAt = 0;
+  private readonly subscription: RulesSubscription | undefined;
 
   constructor(
     private readonly store: CaptureStore,
     private readonly checkMs = 1000,
-  ) {}
+    private readonly slowCheckMs = 10_000,
+  ) {
+    this.subscription = store.watchRules?.(() => {
+      this.notifiedAt = Date.now();
+      void this.check();
+    });
+  }
 
   /** Resolves when the version differs from `version`, after `ms`, when `signal` fires, or at close(). */
   wait(version: number, ms: number, signal: AbortSignal): Promise<Outcome> {
@@ -42,6 +53,8 @@ export class RuleWatch {
       this.waiters.add(waiter);
       signal.addEventListener('abort', onAbort, { once: true });
       this.startChecking();
+      // A notification that came while this poll read the version found no one waiting: look again.
+      if (Date.now() - this.notifiedAt < 2000) void this.check();
     });
   }
 
@@ -55,10 +68,12 @@ export class RuleWatch {
     this.closed = true;
     for (const waiter of [...this.waiters]) waiter.done('closed');
     this.stopChecking();
+    this.subscription?.close();
   }
 
   private async check(): Promise<void> {
     if (this.waiters.size === 0) return;
+    this.lastCheck = Date.now();
     let version: number;
     try {
       version = await this.store.rulesVersion();
@@ -70,7 +85,10 @@ export class RuleWatch {
 
   private startChecking(): void {
     if (this.timer !== null) return;
-    this.timer = setInterval(() => void this.check(), this.checkMs);
+    this.timer = setInterval(() => {
+      if (this.subscription?.live && Date.now() - this.lastCheck < this.slowCheckMs) return;
+      void this.check();
+    }, this.checkMs);
     this.timer.unref();
   }
 

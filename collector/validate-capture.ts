@@ -10,56 +10,149 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-type Check = [path: string, test: (value: unknown) => boolean, expected: string];
+/**
+ * Checks a value: undefined when it is fine, else where below it the first problem is (`.request.method`,
+ * `[2]`) and what was expected there. Paths are only built on the way back from a failure, so a valid
+ * batch costs no string work.
+ */
+interface Problem {
+  path: string;
+  expected: string;
+}
+type Spec = (value: unknown) => Problem | undefined;
 
-const string = (v: unknown): boolean => typeof v === 'string';
-const nonEmptyString = (v: unknown): boolean => typeof v === 'string' && v.length > 0 && v.length <= 256;
-const finiteNumber = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
-const status = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 100 && (v as number) <= 999;
-const time = (v: unknown): boolean => typeof v === 'string' && !Number.isNaN(Date.parse(v));
-const headerList = (v: unknown): boolean =>
-  Array.isArray(v) && v.every((h) => Array.isArray(h) && h.length === 2 && string(h[0]) && string(h[1]));
-const optional = (test: (v: unknown) => boolean) => (v: unknown) => v === undefined || test(v);
-const body = (v: unknown): boolean =>
-  v === null ||
-  v === undefined ||
-  (isObject(v) && (v.encoding === 'utf8' || v.encoding === 'base64') && string(v.data) && finiteNumber(v.size));
-const array = (v: unknown): boolean => Array.isArray(v);
+const leaf =
+  (test: (v: unknown) => boolean, expected: string): Spec =>
+  (value) =>
+    test(value) ? undefined : { path: '', expected };
+const optional =
+  (spec: Spec): Spec =>
+  (value) =>
+    value === undefined ? undefined : spec(value);
+const object = (fields: Record<string, Spec>, expected = 'an object'): Spec => {
+  const entries = Object.entries(fields);
+  return (value) => {
+    if (!isObject(value)) return { path: '', expected };
+    for (const [key, spec] of entries) {
+      const problem = spec(value[key]);
+      if (problem) return { path: `.${key}${problem.path}`, expected: problem.expected };
+    }
+    return undefined;
+  };
+};
+const list =
+  (item: Spec, expected = 'a list'): Spec =>
+  (value) => {
+    if (!Array.isArray(value)) return { path: '', expected };
+    for (let i = 0; i < value.length; i++) {
+      const problem = item(value[i]);
+      if (problem) return { path: `[${i}]${problem.path}`, expected: problem.expected };
+    }
+    return undefined;
+  };
 
-// What the collector itself relies on (the listed columns, show and replay); the rest of a record is
-// stored as sent, so newer SDKs may add fields freely.
-const checks: Check[] = [
-  ['id', nonEmptyString, 'a capture id (string of 1 to 256 characters)'],
-  ['service', string, 'a string'],
-  ['instance', string, 'a string'],
-  ['startedAt', time, 'an ISO 8601 time'],
-  ['durationMs', finiteNumber, 'a number >= 0'],
-  ['destination', string, 'a string (host:port)'],
-  ['trace', optional(isObject), 'an object'],
-  ['trace.traceId', optional(string), 'a string'],
-  ['request', isObject, 'an object'],
-  ['request.method', nonEmptyString, 'an HTTP method'],
-  ['request.url', string, 'a string (the request target)'],
-  ['request.headers', headerList, 'a list of [name, value] string pairs'],
-  ['request.body', body, 'null or { encoding: utf8|base64, data, size }'],
-  ['response', isObject, 'an object'],
-  ['response.status', status, 'an HTTP status number'],
-  ['response.headers', headerList, 'a list of [name, value] string pairs'],
-  ['response.body', body, 'null or { encoding: utf8|base64, data, size }'],
-  ['route', optional(string), 'a string'],
-  ['error', optional(isObject), 'an object'],
-  ['outbound', optional(array), 'a list'],
-  ['rules', optional(array), 'a list'],
-  ['redacted', optional(array), 'a list'],
-];
+const isString = (v: unknown): boolean => typeof v === 'string';
+const string = leaf(isString, 'a string');
+const nonNegative = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const number = leaf(nonNegative, 'a number >= 0');
+const boolean = leaf((v) => typeof v === 'boolean', 'true or false');
+const status = leaf((v) => Number.isInteger(v) && (v as number) >= 100 && (v as number) <= 999, 'an HTTP status number');
+const method = leaf((v) => typeof v === 'string' && v.length > 0 && v.length <= 256, 'an HTTP method');
+const headers = list(
+  leaf((h) => Array.isArray(h) && h.length === 2 && isString(h[0]) && isString(h[1]), 'a [name, value] pair of strings'),
+  'a list of [name, value] string pairs',
+);
+const BODY = 'null or { encoding: utf8|base64, data, size }';
+const bodyFields = object(
+  {
+    encoding: leaf((v) => v === 'utf8' || v === 'base64', 'utf8 or base64'),
+    data: string,
+    size: number,
+    truncated: optional(boolean),
+    contentEncoding: optional(string),
+  },
+  BODY,
+);
+const body: Spec = (value) => (value === null || value === undefined ? undefined : bodyFields(value));
+const error = optional(object({ name: optional(string), message: optional(string), stack: optional(string), code: optional(string) }));
+const message = optional(object({ headers: optional(headers), body }));
 
-function at(record: Record<string, unknown>, path: string): unknown {
-  let value: unknown = record;
-  for (const key of path.split('.')) {
-    if (!isObject(value)) return undefined;
-    value = value[key];
+// What the collector, `loopctl show`, export and replay rely on is checked field by field; fields it
+// does not know are stored as sent, so newer SDKs may add them freely.
+const capture = object({
+  id: leaf((v) => typeof v === 'string' && v.length > 0 && v.length <= 256, 'a capture id (string of 1 to 256 characters)'),
+  service: string,
+  instance: string,
+  startedAt: leaf((v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)), 'an ISO 8601 time'),
+  durationMs: number,
+  destination: leaf(isString, 'a string (host:port)'),
+  trace: optional(
+    object({ traceId: optional(string), spanId: optional(string), parentSpanId: optional(string), tracestate: optional(string) }),
+  ),
+  request: object({
+    method,
+    url: leaf(isString, 'a string (the request target)'),
+    httpVersion: optional(string),
+    headers,
+    body,
+    remoteAddress: optional(string),
+  }),
+  response: object({
+    status,
+    statusMessage: optional(string),
+    headers,
+    body,
+    aborted: optional(boolean),
+  }),
+  route: optional(string),
+  error,
+  outbound: optional(
+    list(
+      object({
+        spanId: optional(string),
+        method,
+        url: string,
+        status: optional(status),
+        durationMs: optional(number),
+        request: message,
+        response: message,
+        remoteAddress: optional(string),
+        error,
+      }),
+    ),
+  ),
+  outboundOmitted: optional(number),
+  rules: optional(list(string)),
+  redacted: optional(list(string)),
+  replayOf: optional(string),
+});
+
+/**
+ * Deepest nesting of objects and arrays a capture may have. The SDK's records nest 5 deep; a much
+ * deeper value in an unknown field would overflow the stack of JSON.stringify when it is stored.
+ */
+export const MAX_CAPTURE_DEPTH = 32;
+
+/**
+ * Where `value` nests deeper than the limit, as a path below it, or undefined. Recursion stops at the
+ * limit, so it never goes deeper than MAX_CAPTURE_DEPTH frames whatever the input.
+ */
+function tooDeep(value: unknown, depth: number): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth > MAX_CAPTURE_DEPTH) return '';
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const below = tooDeep(value[i], depth + 1);
+      if (below !== undefined) return `[${i}]${below}`;
+    }
+    return undefined;
   }
-  return value;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const below = tooDeep((value as Record<string, unknown>)[key], depth + 1);
+    if (below !== undefined) return `.${key}${below}`;
+  }
+  return undefined;
 }
 
 /**
@@ -75,9 +168,10 @@ export function validateBatch(body: unknown): CaptureRecord[] {
     const where = `captures[${index}]`;
     if (!isObject(record)) throw invalid(`${where}: expected a capture object`);
     if (record.schema !== 1) throw invalid(`${where}.schema: expected 1 (capture schema v1)`);
-    for (const [path, test, expected] of checks) {
-      if (!test(at(record, path))) throw invalid(`${where}.${path}: expected ${expected}`);
-    }
+    const problem = capture(record);
+    if (problem) throw invalid(`${where}${problem.path}: expected ${problem.expected}`);
+    const deep = tooDeep(record, 1);
+    if (deep !== undefined) throw invalid(`${where}${deep}: nested deeper than ${MAX_CAPTURE_DEPTH} levels`);
   });
   return captures as CaptureRecord[];
 }

@@ -43,10 +43,20 @@ export const codes = {
   LISTEN_FAILED: 'LOOP_ERR_LISTEN',
   /** A replay was refused because the captured request holds redacted values. */
   REPLAY_REDACTED: 'LOOP_ERR_REPLAY_REDACTED',
+  /** Server-side replay was asked for, but the collector was started without `--replay-allow` (403). */
+  REPLAY_OFF: 'LOOP_ERR_REPLAY_OFF',
+  /** A server-side replay destination is not on the collector's `--replay-allow` list (403). */
+  REPLAY_NOT_ALLOWED: 'LOOP_ERR_REPLAY_NOT_ALLOWED',
+  /** A server-side replay destination is, or resolves to, a loopback, private, link-local or other non-public address that is not listed (403). */
+  REPLAY_FORBIDDEN_ADDRESS: 'LOOP_ERR_REPLAY_FORBIDDEN_ADDRESS',
   /** An Envoy match predicate is not valid; every problem is listed with its field path. */
   INVALID_PREDICATE: 'LOOP_ERR_INVALID_PREDICATE',
   /** A TapConfig is not valid; every problem is listed with its field (and file:line when read from a file). */
   INVALID_TAPCONFIG: 'LOOP_ERR_INVALID_TAPCONFIG',
+  /** The collector refused an ingest request because it has too much work in progress (429, Retry-After). */
+  OVERLOADED: 'LOOP_ERR_OVERLOADED',
+  /** A PostgreSQL URL (--pg, LOOP_DATABASE_URL, createCollector({ pg })) is not a postgres:// URL. */
+  BAD_DATABASE_URL: 'LOOP_ERR_BAD_DATABASE_URL',
 } as const;
 
 export type LoopErrorCode = (typeof codes)[keyof typeof codes];

@@ -1,10 +1,12 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
+import type { CaptureRecord, CaptureSummary, HeaderList } from '../../src/capture/record.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
+import type { ReplayResponseJson } from '../../src/replay/wire.js';
+import type { ReplayApiRequest } from '../replay-api.js';
 import type { ApplyProblem } from '../rules-api.js';
 import type { AgentState, ApplyResult, InsertResult, StoredTapConfig } from '../storage/types.js';
-import { LoopError, codes, networkReason } from '../../src/errors.js';
+import { LoopError, codes, networkReason, type LoopErrorCode } from '../../src/errors.js';
 
 /** loopctl's view of the collector API: one request per call, no keep-alive. */
 export class CollectorClient {
@@ -76,7 +78,20 @@ export class CollectorClient {
     return body.version;
   }
 
-  #request(method: string, path: string, about: { id?: string; tapconfig?: string; trace?: string; body?: unknown } = {}): Promise<unknown> {
+  /**
+   * Asks the collector to replay a capture itself (`POST /v1/captures/:id/replay`) and answers what the
+   * destination sent back. Its refusals keep their codes (`LOOP_ERR_REPLAY_NOT_ALLOWED`, …).
+   */
+  async replay(id: string, request: ReplayApiRequest): Promise<ReplayAnswer> {
+    // Longer than the collector's own 30 s for the destination, so its answer about a slow one arrives.
+    return (await this.#request('POST', `/v1/captures/${encodeURIComponent(id)}/replay`, { id, body: request, replay: true, timeoutMs: 45_000 })) as ReplayAnswer;
+  }
+
+  #request(
+    method: string,
+    path: string,
+    about: { id?: string; tapconfig?: string; trace?: string; body?: unknown; replay?: boolean; timeoutMs?: number } = {},
+  ): Promise<unknown> {
     const url = new URL(`${this.#base.origin}${this.#basePath}${path}`);
     const transport = url.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -86,11 +101,12 @@ export class CollectorClient {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(payload.length);
     }
+    const timeoutMs = about.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const req = transport.request(url, { method, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', (err) => reject(this.#unreachable(err)));
+        res.on('error', (err) => reject(this.#unreachable(err, timeoutMs)));
         res.on('end', () => {
           const status = res.statusCode ?? 0;
           let body: unknown;
@@ -109,14 +125,14 @@ export class CollectorClient {
           else reject(this.#failure(status, body, about));
         });
       });
-      req.setTimeout(30_000, () => req.destroy(Object.assign(new Error('timeout'), { code: 'LOOP_TIMEOUT' })));
-      req.on('error', (err) => reject(this.#unreachable(err)));
+      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error('timeout'), { code: 'LOOP_TIMEOUT' })));
+      req.on('error', (err) => reject(this.#unreachable(err, timeoutMs)));
       req.end(payload);
     });
   }
 
-  #unreachable(err: NodeJS.ErrnoException): LoopError {
-    const reason = err.code === 'LOOP_TIMEOUT' ? 'no answer within 30 s' : networkReason(err);
+  #unreachable(err: NodeJS.ErrnoException, timeoutMs: number): LoopError {
+    const reason = err.code === 'LOOP_TIMEOUT' ? `no answer within ${Math.round(timeoutMs / 1000)} s` : networkReason(err);
     return new LoopError(
       codes.COLLECTOR_UNREACHABLE,
       `cannot reach the collector at ${this.display} (${reason}); start it with 'loopctl serve' or set --collector / LOOP_COLLECTOR`,
@@ -124,7 +140,7 @@ export class CollectorClient {
     );
   }
 
-  #failure(status: number, body: unknown, about: { id?: string; tapconfig?: string; trace?: string }): LoopError {
+  #failure(status: number, body: unknown, about: { id?: string; tapconfig?: string; trace?: string; replay?: boolean }): LoopError {
     if (status === 401) {
       return new LoopError(codes.UNAUTHORIZED, 'the collector refused the token; pass --token or set LOOP_TOKEN');
     }
@@ -134,11 +150,35 @@ export class CollectorClient {
       if (about.tapconfig !== undefined) return new LoopError(codes.NOT_FOUND, `no tapconfig named ${about.tapconfig}`);
       if (about.trace !== undefined) return new LoopError(codes.NOT_FOUND, `no capture has trace id ${about.trace}`);
     }
+    if (about.replay && error?.message && REPLAY_CODES.has(error.code ?? '')) {
+      const prefix = error.code === codes.DESTINATION_UNREACHABLE ? 'the collector says: ' : '';
+      return new LoopError(error.code as LoopErrorCode, `${prefix}${error.message}`);
+    }
     if (status === 400 && error?.code === codes.INVALID_TAPCONFIG && Array.isArray(error.problems)) {
       return new ApplyError(error.message ?? 'the collector refused the TapConfigs', error.problems);
     }
     return new LoopError(codes.COLLECTOR_ERROR, `the collector answered ${status}: ${error?.message ?? 'no reason given'}`);
   }
+}
+
+/** Refusals of a server-side replay that keep their code on the CLI's side. */
+const REPLAY_CODES: ReadonlySet<string> = new Set([
+  codes.REPLAY_OFF,
+  codes.REPLAY_NOT_ALLOWED,
+  codes.REPLAY_FORBIDDEN_ADDRESS,
+  codes.REPLAY_REDACTED,
+  codes.BAD_DESTINATION,
+  codes.DESTINATION_UNREACHABLE,
+]);
+
+/** What `POST /v1/captures/:id/replay` answers: the request the collector sent and the response it got. */
+export interface ReplayAnswer {
+  capture: { id: string; seq?: number };
+  destination: string;
+  /** The address the collector validated and connected to, `ip:port`. */
+  address: string;
+  request: { method: string; target: string; headers: HeaderList };
+  response: ReplayResponseJson & { durationMs: number };
 }
 
 /** What `GET /v1/traces/:traceId` answers. */

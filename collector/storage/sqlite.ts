@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
+import { asSeq, pathOf } from './capture-fields.js';
 import { migrate } from './sqlite-migrations.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
 import type {
@@ -13,6 +14,8 @@ import type {
   StoredTapConfig,
   TraceCaptures,
 } from './types.js';
+
+export { pathOf } from './capture-fields.js';
 
 /** Options for {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -251,6 +254,14 @@ export class SqliteStore implements CaptureStore {
       where.push('trace_id = @traceId');
       params.traceId = filter.traceId;
     }
+    if (filter.rule !== undefined) {
+      where.push('seq IN (SELECT seq FROM capture_rules WHERE rule = @rule)');
+      params.rule = filter.rule;
+    }
+    if (filter.beforeSeq !== undefined) {
+      where.push('seq < @beforeSeq');
+      params.beforeSeq = filter.beforeSeq;
+    }
     const order = filter.order === 'desc' ? 'DESC' : 'ASC';
     const limited = filter.limit !== undefined;
     if (limited) params.limit = filter.limit!;
@@ -347,28 +358,6 @@ export class SqliteStore implements CaptureStore {
   close(): void {
     if (this.#db.open) this.#db.close();
   }
-}
-
-/** A display id: a positive integer, or a string of digits. Anything else is a capture id (nanoid). */
-function asSeq(idOrSeq: string | number): number | undefined {
-  if (typeof idOrSeq === 'number') return Number.isSafeInteger(idOrSeq) && idOrSeq > 0 ? idOrSeq : -1;
-  if (/^[0-9]{1,15}$/.test(idOrSeq)) return Number(idOrSeq);
-  return undefined;
-}
-
-/** The path of a request target without its query; absolute-form targets (`http://h/p`) give `/p`. */
-export function pathOf(url: string): string {
-  let target = url;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {
-    try {
-      return new URL(target).pathname;
-    } catch {
-      // Keep the raw target: a stored capture must never be refused for an odd URL.
-    }
-  }
-  const cut = target.search(/[?#]/);
-  if (cut !== -1) target = target.slice(0, cut);
-  return target;
 }
 
 function toRecord(row: { seq: number; record: string }): CaptureRecord {

@@ -12,6 +12,10 @@ export interface CaptureFilter {
   /** Only captures that started at or after this time (epoch ms). */
   since?: number;
   traceId?: string;
+  /** Only captures that this rule (a TapConfig name) is among the reasons for. */
+  rule?: string;
+  /** Only captures with a display id below this one: the next page of an older-first walk (the console). */
+  beforeSeq?: number;
   /** At most this many, newest first unless `order` says otherwise. */
   limit?: number;
   /** `asc` lists in arrival order (the table), `desc` newest first. Default `asc`. */
@@ -61,9 +65,17 @@ export interface AgentState {
   seenAt: number;
 }
 
+/** A subscription to rule changes made through other collectors, from {@link CaptureStore.watchRules}. */
+export interface RulesSubscription {
+  /** True while changes are being delivered; when false, the caller should check the version itself. */
+  readonly live: boolean;
+  close(): void;
+}
+
 /**
- * What a collector needs from its database. SQLite implements it today; PostgreSQL will implement the
- * same interface and run the same conformance tests. Methods may be synchronous or not: callers await.
+ * What a collector needs from its database. SQLite and PostgreSQL implement it, and pass the same
+ * conformance tests (test/collector/store-conformance.test.ts). Methods may be synchronous or not:
+ * callers await.
  */
 export interface CaptureStore {
   /** Stores a batch in one transaction; resolves only after commit. Idempotent on `record.id`. */
@@ -91,5 +103,15 @@ export interface CaptureStore {
   listAgents(since: number): Promise<AgentState[]> | AgentState[];
   /** True when the database answers. */
   ping(): Promise<boolean> | boolean;
+  /**
+   * Optional: resolves once the database is open and migrated, rejects with why not. A store that
+   * opens asynchronously has it; the collector awaits it before it listens.
+   */
+  ready?(): Promise<void>;
+  /**
+   * Optional: calls `listener` soon after the rules version may have changed through another collector
+   * on the same database (PostgreSQL: LISTEN/NOTIFY). Without it, the collector polls the version.
+   */
+  watchRules?(listener: () => void): RulesSubscription;
   close(): Promise<void> | void;
 }

@@ -44,6 +44,8 @@ const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
+/** The longest pause a collector's Retry-After can ask for; a longer one (or a date far ahead) is cut to this. */
+const RETRY_AFTER_MAX_MS = 60_000;
 
 /**
  * Sends captures to the collector in the background. Everything is bounded: when the queue is full
@@ -59,6 +61,8 @@ export class Shipper {
   private inFlight: Promise<void> | null = null;
   private attempt = 0;
   private backoffUntil = 0;
+  /** Until when the collector asked (429/503 Retry-After) not to be sent to; honoured by flush() and close() too. */
+  private pausedUntil = 0;
   private closed = false;
   private warnedFull = false;
   private warnedRejected = false;
@@ -94,8 +98,12 @@ export class Shipper {
     return true;
   }
 
-  /** Sends everything queued now (ignoring backoff once); resolves when the queue is empty or a send failed. */
+  /**
+   * Sends everything queued now (ignoring our own backoff once, but not a pause the collector asked
+   * for with Retry-After); resolves when the queue is empty, a send failed, or the collector is paused.
+   */
   async flush(): Promise<void> {
+    if (Date.now() < this.pausedUntil) return; // the retry timer sends when the pause ends
     this.backoffUntil = 0;
     while (this.queue.length > 0 || this.inFlight !== null) {
       if (this.inFlight === null) this.send();
@@ -105,14 +113,14 @@ export class Shipper {
   }
 
   /**
-   * Flushes for up to `timeoutMs`, then stops: what is still queued is dropped and counted. The
-   * keep-alive socket is closed.
+   * Flushes for up to `timeoutMs` (waiting out a Retry-After pause that ends before then), then stops:
+   * what is still queued is dropped and counted. The keep-alive socket is closed.
    */
   async close(timeoutMs = 5000): Promise<void> {
     if (this.closed) return;
     let timeout: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.flush(),
+      this.drain(Date.now() + timeoutMs),
       new Promise<void>((resolve) => {
         timeout = setTimeout(resolve, timeoutMs);
         timeout.unref();
@@ -127,6 +135,15 @@ export class Shipper {
     this.queueBytes = 0;
     this.stats.queued = 0;
     this.transport.close();
+  }
+
+  private async drain(deadline: number): Promise<void> {
+    await this.flush();
+    while (this.queue.length > 0 && this.pausedUntil > Date.now() && this.pausedUntil < deadline) {
+      // Not unref'd: a process closing its shipper waits (at most until the deadline) for the pause to end.
+      await new Promise((resolve) => setTimeout(resolve, this.pausedUntil - Date.now()));
+      await this.flush();
+    }
   }
 
   private schedule(delayMs: number): void {
@@ -177,9 +194,11 @@ export class Shipper {
         this.attempt++;
         this.stats.retries++;
         this.backoffUntil = Date.now() + retryDelay(this.attempt, retryAfter);
+        this.pausedUntil = retryAfterMs(retryAfter) !== undefined ? this.backoffUntil : 0;
       } else {
         this.attempt = 0;
         this.backoffUntil = 0;
+        this.pausedUntil = 0;
         this.queue.splice(0, count);
         this.queueBytes -= bytes;
         if (outcome === 'sent') this.stats.sent += count;
@@ -198,13 +217,20 @@ function withSlash(url: URL): URL {
   return url.pathname.endsWith('/') ? url : new URL(`${url.href}/`);
 }
 
+/** A Retry-After header (delay-seconds or an HTTP date, RFC 9110 §10.2.3) in ms from now, capped; undefined when unusable. */
+export function retryAfterMs(retryAfter: string | undefined): number | undefined {
+  if (retryAfter === undefined || retryAfter.trim() === '') return undefined;
+  const seconds = Number(retryAfter);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
+  // 0 or a date gone by would mean "now": our own backoff then keeps a refusing collector from a busy loop.
+  if (!Number.isFinite(ms) || ms <= 0) return undefined;
+  return Math.min(ms, RETRY_AFTER_MAX_MS);
+}
+
 /** Exponential backoff with equal jitter (half fixed, half random), or the collector's Retry-After (capped). */
 export function retryDelay(attempt: number, retryAfter: string | undefined): number {
-  if (retryAfter !== undefined) {
-    const seconds = Number(retryAfter);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
-    if (Number.isFinite(ms) && ms >= 0) return Math.min(ms, BACKOFF_MAX_MS * 2);
-  }
+  const asked = retryAfterMs(retryAfter);
+  if (asked !== undefined) return asked;
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt - 1, 16));
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }

@@ -169,6 +169,10 @@ test('metrics count ingested, duplicates, rejections and stored captures', async
     'httploop_collector_ingest_rejected_total{reason="too_large"} 0',
     'httploop_collector_ingest_rejected_total{reason="unsupported_encoding"} 0',
     'httploop_collector_ingest_rejected_total{reason="unauthorized"} 0',
+    'httploop_collector_ingest_rejected_total{reason="overloaded"} 0',
+    'httploop_collector_replays_total{outcome="sent"} 0',
+    'httploop_collector_replays_total{outcome="refused"} 0',
+    'httploop_collector_replays_total{outcome="failed"} 0',
     'httploop_collector_captures_stored 2',
   ]);
 });
@@ -195,9 +199,11 @@ test('an internal error is logged, and answered 500 "internal error" without det
 test('createCollector validates its options with the fix in the message', () => {
   const cases: Array<[unknown, string]> = [
     [{}, "httploop: createCollector(): pass db (a SQLite file path, or ':memory:') or a store"],
-    [{ db: ':memory:', port: 1 }, 'httploop: createCollector(): unknown option \'port\'; known options are store, db, token, maxBodyBytes'],
+    [{ db: ':memory:', port: 1 }, 'httploop: createCollector(): unknown option \'port\'; known options are store, db, pg, token, maxBodyBytes, maxPendingBatches, maxInflightBytes, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, replayAllow'],
     [{ db: ':memory:', token: '' }, 'httploop: createCollector(): token must be a non-empty string; leave it out for no token'],
     [{ db: ':memory:', maxBodyBytes: -1 }, 'httploop: createCollector(): maxBodyBytes must be a positive whole number of bytes, got -1'],
+    [{ db: ':memory:', replayAllow: 'a:1' }, "httploop: createCollector(): replayAllow must be a list of 'host:port' strings, like ['staging.internal:8080']"],
+    [{ db: ':memory:', replayAllow: ['staging'] }, "httploop: createCollector(): bad replayAllow entry 'staging': use host:port, like staging.internal:8080, 10.0.0.5:8080 or [fd00::5]:8080"],
   ];
   for (const [options, message] of cases) {
     assert.throws(() => createCollector(options as any), { code: codes.INVALID_OPTION, message });

@@ -2,9 +2,11 @@
 // are retried where that can help, dropped and counted where it cannot.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { after, describe, it } from 'node:test';
+import { createCollector } from '../../collector/index.js';
 import { loop } from '../../middleware/index.js';
-import { retryDelay } from '../../src/ship/shipper.js';
+import { retryAfterMs, retryDelay } from '../../src/ship/shipper.js';
 import { captureReceiver, close, listen } from '../middleware/fixtures.js';
 import { httpRequest } from '../helpers.js';
 
@@ -133,5 +135,93 @@ describe('shipping faults', () => {
     const inTwo = new Date(Date.now() + 2000).toUTCString();
     assert.ok(Math.abs(retryDelay(1, inTwo) - 2000) < 1100);
     assert.equal(retryDelay(1, '100000'), 60_000, 'capped');
+  });
+});
+
+/** A real collector taking one ingest request at a time, that one held open by a stalled upload. */
+async function busyCollector() {
+  const collector = createCollector({ db: ':memory:', maxPendingBatches: 1 });
+  const { url, port } = await collector.listen(0, '127.0.0.1');
+  cleanup.push(() => collector.close());
+  const stalled = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => stalled.once('connect', resolve));
+  stalled.on('error', () => {});
+  stalled.write('POST /v1/captures HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const overloaded = async (): Promise<number> =>
+    Number(/reason="overloaded"\} (\d+)/.exec((await httpRequest(`${url}/metrics`)).body.toString())![1]);
+  return {
+    url,
+    collector,
+    overloaded,
+    /** Resolves once the collector has answered `n` ingest requests 429. */
+    async refused(n: number): Promise<void> {
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
+        if ((await overloaded()) >= n) return;
+      }
+      throw new Error(`the collector did not answer ${n} requests 429`);
+    },
+    /** Ends the stalled upload: the collector takes batches again. */
+    release: () => void stalled.destroy(),
+  };
+}
+
+describe('overload: a real collector answering 429 with Retry-After', () => {
+  it('the shipper keeps the batch, sends nothing during the pause (flush() too), then delivers', async () => {
+    const busy = await busyCollector();
+    const { url, mw } = await failingApp(busy.url);
+    const t0 = Date.now();
+    assert.equal((await timed(url)).status, 500);
+    await busy.refused(1);
+    await mw.flush(); // honours the pause: returns without sending
+    assert.equal(await busy.overloaded(), 1);
+    assert.deepEqual([mw.stats().sent, mw.stats().queued, mw.stats().retries], [0, 1, 1]);
+    busy.release();
+    // Enqueued during the pause: waits with the first, within the queue's bounds.
+    assert.equal((await timed(url)).status, 500);
+    for (const deadline = Date.now() + 5000; (await busy.collector.store.count()) < 2 && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const delivered = Date.now() - t0;
+    assert.equal(await busy.collector.store.count(), 2);
+    assert.ok(delivered >= 950, `delivered ${delivered} ms after the 429, Retry-After said 1 s`);
+    assert.equal(await busy.overloaded(), 1, 'no request during the pause');
+    assert.deepEqual([mw.stats().sent, mw.stats().queued, mw.stats().droppedRejected], [2, 0, 0]);
+    await mw.close();
+  });
+
+  it('close() waits out a pause that ends before its timeout, then delivers', async () => {
+    const busy = await busyCollector();
+    const { url, mw } = await failingApp(busy.url);
+    assert.equal((await timed(url)).status, 500);
+    await busy.refused(1);
+    busy.release();
+    await mw.close();
+    assert.deepEqual([mw.stats().sent, mw.stats().droppedAtClose], [1, 0]);
+    assert.equal(await busy.collector.store.count(), 1);
+  });
+
+  it('close() does not wait for a pause longer than its timeout (5 s): the batch is dropped and counted', async () => {
+    const receiver = await captureReceiver(() => ({ status: 429, headers: { 'retry-after': '30' } }));
+    cleanup.push(receiver.close);
+    const { url, mw } = await failingApp(receiver.url);
+    assert.equal((await timed(url)).status, 500);
+    for (const deadline = Date.now() + 5000; mw.stats().retries === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+    const t0 = Date.now();
+    await mw.close();
+    assert.ok(Date.now() - t0 < 2000);
+    assert.deepEqual([mw.stats().sent, mw.stats().droppedAtClose, receiver.batches.length], [0, 1, 1]);
+  });
+
+  it('Retry-After: seconds or an HTTP date, capped at 60 s; 0, a past date or garbage fall back to backoff', () => {
+    assert.equal(retryAfterMs('2'), 2000);
+    assert.equal(retryAfterMs('0.5'), 500);
+    assert.equal(retryAfterMs('86400'), 60_000);
+    assert.equal(retryAfterMs(new Date(Date.now() + 3600_000).toUTCString()), 60_000);
+    for (const unusable of [undefined, '', '0', '-5', 'soon', new Date(Date.now() - 5000).toUTCString()]) {
+      assert.equal(retryAfterMs(unusable), undefined, String(unusable));
+      const d = retryDelay(1, unusable);
+      assert.ok(d >= 250 && d <= 500, `${String(unusable)}: backoff ${d}`);
+    }
   });
 });

@@ -11,7 +11,9 @@ import { parseJsonPath } from '../../../src/replay/json-path.js';
 import { learnNoise, withNoise, type Noise } from '../../../src/replay/noise.js';
 import { Pacer, parseRate, runPool } from '../../../src/replay/pace.js';
 import { redactedInRequest } from '../../../src/replay/redacted.js';
-import { parseSecrets, restoreSecrets } from '../../../src/replay/secrets.js';
+import { decodeBody } from '../../../src/replay/body.js';
+import { replayResponseFromJson, replayResponseToJson } from '../../../src/replay/wire.js';
+import { parseSecrets, restoreSecrets, type Secrets } from '../../../src/replay/secrets.js';
 import { buildReplayRequest, sendReplay, type ReplayRequest, type ReplayResponse } from '../../../src/replay/send.js';
 import { parseLimit, parseSince, parseStatusFilter } from '../../filter-params.js';
 import { CollectorClient } from '../client.js';
@@ -32,6 +34,7 @@ interface ReplayOptions extends CaptureFilterOptions {
   ignoreHeader?: string[];
   ignore?: string[];
   learnNoise?: string;
+  viaCollector?: boolean;
   json?: boolean;
 }
 
@@ -92,6 +95,8 @@ interface Outcome {
   diff?: ResponseDiff;
   noise?: Noise;
   error?: LoopError;
+  /** With --via-collector: the address the collector validated and connected to. */
+  address?: string;
 }
 
 function replayJson(o: Outcome): Record<string, unknown> {
@@ -102,13 +107,9 @@ function replayJson(o: Outcome): Record<string, unknown> {
     ...base,
     request: { method: request.method, target: request.target, headers: request.headers },
     captured: { status: o.record.response.status },
-    response: {
-      status: response.status,
-      statusMessage: response.statusMessage,
-      headers: response.headers,
-      body: { encoding: 'base64', data: response.body.toString('base64'), size: response.body.length, truncated: response.truncated },
-    },
+    response: replayResponseToJson(response),
     durationMs: response.durationMs,
+    ...(o.address && { viaCollector: { address: o.address } }),
     same: diff.same,
     diff,
     ...(o.noise && { noise: o.noise }),
@@ -157,6 +158,7 @@ export function replayCommand(ctx: CliContext): Command {
     .option('--ignore-header <name>', 'leave this response header out of the comparison (repeatable)', collect)
     .option('--ignore <path>', 'leave this JSON path out of the body comparison, like $.items[*].id (repeatable)', collect)
     .option('--learn-noise <n>', 'replay each capture n extra times first and ignore what differs between them')
+    .option('--via-collector', 'have the collector send the replays, to destinations on its --replay-allow list that only it can reach')
     .option('--json', 'print the replays as JSON')
     .action(async (options: ReplayOptions) => {
       // Everything is checked before the first request leaves: a bad flag or id sends nothing.
@@ -229,12 +231,20 @@ export function replayCommand(ctx: CliContext): Command {
       const replayOne = async (record: CaptureRecord, index: number): Promise<Outcome> => {
         const destination = destinations[index]!;
         const traceId = newTraceId();
+        let address: string | undefined;
         const send = async (): Promise<{ request: ReplayRequest; response: ReplayResponse }> => {
-          const request = buildReplayRequest(record, destination, {
+          const build = {
             keepHost: options.keepHost,
             traceparent: formatTraceparent(traceId, newSpanId(), true),
             headers: extraHeaders,
-          });
+          };
+          if (options.viaCollector) {
+            await pacer.take();
+            const answer = await viaCollector(client, record, build, { destination: options.destination, secrets, allowRedacted: options.allowRedacted });
+            address = answer.address;
+            return answer;
+          }
+          const request = buildReplayRequest(record, destination, build);
           await pacer.take();
           return { request, response: await sendReplay(destination, request) };
         };
@@ -249,7 +259,7 @@ export function replayCommand(ctx: CliContext): Command {
             used = withNoise(diffOptions, noise);
           }
           const diff = diffResponse(record.response, response, used);
-          return { record, destination, traceId, request, response, diff, noise };
+          return { record, destination, traceId, request, response, diff, noise, ...(address && { address }) };
         } catch (err) {
           if (!bulk || !(err instanceof LoopError)) throw err;
           return { record, destination, traceId, error: err };
@@ -259,7 +269,10 @@ export function replayCommand(ctx: CliContext): Command {
       if (!bulk) {
         const outcome = await replayOne(records[0]!, 0);
         if (options.json) process.stdout.write(`${JSON.stringify({ replays: [replayJson(outcome)] }, null, 2)}\n`);
-        else process.stdout.write(formatReplay(outcome.record, outcome.destination, outcome.response!, outcome.diff!, { color: useColor(), noise: outcome.noise }));
+        else {
+          const shown = outcome.address ? { ...outcome.destination, display: `${outcome.destination.display} via the collector` } : outcome.destination;
+          process.stdout.write(formatReplay(outcome.record, shown, outcome.response!, outcome.diff!, { color: useColor(), noise: outcome.noise }));
+        }
         ctx.setExitCode(outcome.diff!.same ? 0 : 1);
         return;
       }
@@ -303,6 +316,33 @@ export function replayCommand(ctx: CliContext): Command {
       }
       ctx.setExitCode(summary.errors ? 2 : summary.differs ? 1 : 0);
     });
+}
+
+/**
+ * One replay sent by the collector (`--via-collector`): the same knobs as a local replay, the request
+ * built there from the stored capture. Secrets travel in this one authenticated request and are not
+ * stored by the collector.
+ */
+async function viaCollector(
+  client: CollectorClient,
+  record: CaptureRecord,
+  build: { keepHost?: boolean; traceparent: string; headers: HeaderList },
+  extra: { destination?: string; secrets?: Secrets; allowRedacted?: boolean },
+): Promise<{ request: ReplayRequest; response: ReplayResponse; address: string }> {
+  const answer = await client.replay(record.id, {
+    ...(extra.destination !== undefined && { destination: extra.destination }),
+    ...(build.keepHost && { keepHost: true }),
+    headers: build.headers,
+    traceparent: build.traceparent,
+    ...(extra.secrets && { secrets: extra.secrets }),
+    ...(extra.allowRedacted && { allowRedacted: true }),
+  });
+  return {
+    // The body is the capture's (secrets restored): the collector sends it as stored.
+    request: { ...answer.request, body: decodeBody(record.request.body) },
+    response: replayResponseFromJson(answer.response, answer.response.durationMs),
+    address: answer.address,
+  };
 }
 
 function toBulk(o: Outcome): BulkResult {

@@ -1,0 +1,132 @@
+import type pg from 'pg';
+import { LoopError, codes } from '../../src/errors.js';
+
+/**
+ * Versioned schema changes for PostgreSQL, applied in order in one transaction and recorded in
+ * `schema_migrations` (the same table, with the same meaning, as SQLite's). Never edit a released
+ * migration: add the next one.
+ */
+export interface PgMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const pgMigrations: readonly PgMigration[] = [
+  {
+    version: 1,
+    name: 'captures and tapconfigs',
+    // The same tables as SQLite's migrations 1 and 2, in one step (PostgreSQL support starts here).
+    //
+    // `captures` holds only the listed fields, so that a listing over millions of rows reads narrow
+    // rows and never a body; the whole record (bodies and outbound calls, possibly megabytes) lives
+    // apart in `capture_records`, stored as the JSON text it arrived as (jsonb would refuse "\u0000"
+    // inside a body, and reorder keys). `seq` comes from an identity column, so several collectors on
+    // one database hand out display ids from one place; a value is never given again.
+    //
+    // Indexes are those of the list filters, each ending in `seq` so that "the newest N matching"
+    // walks one index backwards and stops: status, service, path prefix (`path` uses the C collation so
+    // that `LIKE 'prefix%'` can use a btree index whatever the database's collation), since, trace id.
+    // `received_at` and `size` are for retention (by age, by bytes; per service through
+    // captures_service).
+    sql: `
+      CREATE TABLE captures (
+        seq          bigint           GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id           text             NOT NULL UNIQUE,
+        service      text             NOT NULL,
+        instance     text             NOT NULL,
+        started_at   bigint           NOT NULL,
+        duration_ms  double precision NOT NULL,
+        method       text             NOT NULL,
+        path         text COLLATE "C" NOT NULL,
+        url          text             NOT NULL,
+        status       integer          NOT NULL,
+        destination  text             NOT NULL,
+        route        text,
+        trace_id     text,
+        aborted      boolean          NOT NULL,
+        error        text,
+        size         bigint           NOT NULL,
+        received_at  bigint           NOT NULL
+      );
+      CREATE TABLE capture_records (
+        seq     bigint PRIMARY KEY REFERENCES captures(seq) ON DELETE CASCADE,
+        record  text   NOT NULL
+      );
+      CREATE INDEX captures_status      ON captures (status, seq);
+      CREATE INDEX captures_service     ON captures (service, seq);
+      CREATE INDEX captures_path        ON captures (path, seq);
+      CREATE INDEX captures_started_at  ON captures (started_at, seq);
+      CREATE INDEX captures_trace_id    ON captures (trace_id, started_at, seq);
+      CREATE INDEX captures_received_at ON captures (received_at);
+
+      CREATE TABLE tapconfigs (
+        name        text   PRIMARY KEY,
+        namespace   text,
+        resource    text   NOT NULL,
+        version     bigint NOT NULL,
+        created_at  bigint NOT NULL,
+        updated_at  bigint NOT NULL
+      );
+      CREATE TABLE rules_version (
+        id       integer PRIMARY KEY CHECK (id = 1),
+        version  bigint  NOT NULL
+      );
+      INSERT INTO rules_version (id, version) VALUES (1, 0);
+      CREATE TABLE capture_rules (
+        rule  text   NOT NULL,
+        seq   bigint NOT NULL REFERENCES captures(seq) ON DELETE CASCADE,
+        PRIMARY KEY (rule, seq)
+      );
+      CREATE INDEX capture_rules_seq ON capture_rules (seq);
+      CREATE TABLE agents (
+        service    text   NOT NULL,
+        instance   text   NOT NULL,
+        version    bigint NOT NULL,
+        source     text   NOT NULL,
+        seen_at    bigint NOT NULL,
+        PRIMARY KEY (service, instance)
+      );
+    `,
+  },
+];
+
+/**
+ * Brings the schema the connection's search_path points at up to the newest known version. Runs in one
+ * transaction under an advisory lock keyed on that schema, so collectors that start together wait for
+ * each other instead of racing to create the same tables; the ones that come second find nothing to do.
+ */
+export async function migratePg(client: pg.ClientBase, where: string): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('httploop.migrate:' || current_schema()))`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version     integer PRIMARY KEY,
+      name        text    NOT NULL,
+      applied_at  bigint  NOT NULL
+    )`);
+    const { rows } = await client.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_migrations');
+    const current = rows[0]?.version ?? 0;
+    const newest = pgMigrations[pgMigrations.length - 1]!.version;
+    if (current > newest) {
+      throw new LoopError(
+        codes.STORAGE,
+        `the database ${where} has schema version ${current}, newer than this httploop knows (${newest}); ` +
+          'upgrade httploop or point --pg at another database or schema',
+      );
+    }
+    for (const migration of pgMigrations) {
+      if (migration.version <= current) continue;
+      await client.query(migration.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        migration.version,
+        migration.name,
+        Date.now(),
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}
