@@ -1,4 +1,4 @@
-// `npm run bench -- --rules` (also part of the full run): what deciding a rule costs on an exchange it
+// `npm run bench -- --only rules` (also part of the full run): what deciding a rule costs on an exchange it
 // does not match, in nanoseconds. The real Exchange class and compiled rules, evaluated as loop()
 // does for a GET answered 200: once when the request headers are known (the seed rule cannot tell yet)
 // and once when the status is (no). Run with tsx: these are internals, not the package's API.
