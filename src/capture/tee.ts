@@ -36,7 +36,15 @@ export function installResponseTee(): void {
   proto.writeHead = function writeHead_(this: ServerResponse): unknown {
     let ctx = requestContext.getStore();
     // Not in this response's own context (Koa answers outside it; or another request writes to it).
-    if (ctx === undefined || ctx.response !== this) ctx = exchanges.get(this)?.trace ?? answeredOutsideContext.get(this);
+    if (ctx === undefined || ctx.response !== this) {
+      ctx = exchanges.get(this)?.trace;
+      if (ctx === undefined) {
+        ctx = answeredOutsideContext.get(this);
+        // Used once, then dropped: a WeakMap entry left for the garbage collector keeps the response
+        // alive through young-generation collections (V8 ephemerons), which doubled Koa's CPU per request.
+        if (ctx !== undefined) answeredOutsideContext.delete(this);
+      }
+    }
     // eslint-disable-next-line prefer-rest-params
     if (ctx === undefined || ctx.response !== this || ctx.traceresponse === null) return writeHead.apply(this, arguments as unknown as unknown[]);
     // eslint-disable-next-line prefer-rest-params
@@ -69,6 +77,10 @@ function withTraceresponse(res: ServerResponse, ctx: RequestContext, args: unkno
   try {
     const value = ctx.traceresponse!;
     ctx.traceresponse = null; // once: writeHead may be called again (a 103 Early Hints is not writeHead)
+    // Async resources created in the request's context keep the context (the AsyncLocalStorage
+    // store) alive after the request; a context that still pointed at its response kept the whole
+    // exchange out of young-generation collection (measured: Koa's CPU per request 29 -> 62 us).
+    ctx.response = null;
     const at = typeof args[1] === 'string' ? 2 : 1;
     const headers = args[at];
     if (headers === undefined || headers === null) {
