@@ -8,7 +8,9 @@ import { IngestBudget } from './http/ingest-budget.js';
 import { readBody } from './http/read-body.js';
 import { CollectorMetrics, type RejectReason } from './metrics.js';
 import { RuleWatch } from './rule-watch.js';
+import { errorFields, requestFields, type CollectorLogger } from './log.js';
 import { createReplayHandler } from './replay-api.js';
+import { badPrune, checkLimits, hasLimit } from './retention.js';
 import { createRuleHandlers } from './rules-api.js';
 import type { CaptureStore } from './storage/types.js';
 import { createTraceHandler } from './trace-api.js';
@@ -23,6 +25,8 @@ export interface AppOptions {
   maxPendingBatches: number;
   /** Most ingest body bytes held at once; more are answered 429. */
   maxInflightBytes: number;
+  /** Where log lines go (ingest rejections, prunes, internal errors). Default: none. */
+  log?: CollectorLogger;
   /** Destinations server-side replay may reach (`--replay-allow`); none turns it off. */
   replayAllow?: readonly AllowEntry[];
 }
@@ -60,6 +64,7 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
       ticket = budget.admit(req);
     } catch (err) {
       metrics.reject('overloaded');
+      options.log?.warn({ ...requestFields(req), reason: 'overloaded' }, 'ingest rejected');
       throw err;
     }
     try {
@@ -80,7 +85,10 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
         }
         records = validateBatch(body);
       } catch (err) {
-        if (err instanceof HttpError) metrics.reject(rejectReason(err));
+        if (err instanceof HttpError) {
+          metrics.reject(rejectReason(err));
+          options.log?.warn({ ...requestFields(req), reason: rejectReason(err), status: err.status }, 'ingest rejected');
+        }
         throw err;
       }
       // Answered only after the store has committed: a 200 means the batch is durable.
@@ -112,13 +120,57 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
     sendJson(res, 200, { deleted: true });
   };
 
+  // Kubernetes-style: /healthz says the process is up and answering (a liveness probe must not restart
+  // a collector because its database is away); /readyz says it can do its work (the database answers).
   const healthz: Handler = async (_req, res) => {
-    if (await store.ping()) sendJson(res, 200, { status: 'ok' });
-    else sendJson(res, 503, { status: 'unavailable' });
+    sendJson(res, 200, { status: 'ok' });
+  };
+
+  const readyz: Handler = async (_req, res) => {
+    let ok = false;
+    try {
+      ok = await store.ping();
+    } catch {
+      ok = false;
+    }
+    if (ok) sendJson(res, 200, { status: 'ready' });
+    else sendJson(res, 503, { status: 'unavailable', reason: 'the database does not answer' });
+  };
+
+  // POST /v1/prune { maxAge?, maxCount?, maxBytes?, service?, dryRun? }: `loopctl prune`.
+  const prune: Handler = async (req, res) => {
+    const bytes = await readBody(req, 64 * 1024);
+    let body: unknown;
+    try {
+      body = JSON.parse(bytes.toString('utf8') || '{}');
+    } catch (err) {
+      throw new HttpError(400, codes.BAD_REQUEST, `request body is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(400, codes.BAD_REQUEST, "send an object like { maxAge: '7d', maxCount: 1000, maxBytes: '1GiB', service: 'web', dryRun: true }");
+    }
+    const { service, dryRun = false, ...rest } = body as Record<string, unknown>;
+    let limits;
+    try {
+      limits = checkLimits(rest, 'prune', badPrune);
+    } catch (err) {
+      throw new HttpError(400, codes.BAD_REQUEST, (err as Error).message);
+    }
+    if (!hasLimit(limits)) throw new HttpError(400, codes.BAD_REQUEST, 'prune: give at least one of maxAge, maxCount and maxBytes');
+    if (service !== undefined && (typeof service !== 'string' || service === '')) {
+      throw new HttpError(400, codes.BAD_REQUEST, 'prune: service must be a non-empty string');
+    }
+    if (typeof dryRun !== 'boolean') throw new HttpError(400, codes.BAD_REQUEST, 'prune: dryRun must be true or false');
+    const result = await store.prune({ ...limits, ...(service !== undefined && { service }) }, { dryRun });
+    if (!dryRun) metrics.pruned(result);
+    options.log?.info({ ...result, dryRun, ...(service !== undefined && { service }), by: 'api' }, dryRun ? 'prune dry run' : 'pruned');
+    sendJson(res, 200, { ...result, dryRun });
   };
 
   const metricsRoute: Handler = async (_req, res) => {
-    const text = Buffer.from(metrics.render(await store.count()));
+    const text = Buffer.from(
+      metrics.render(await store.count(), { storedBytes: await store.storedBytes(), rulesVersion: await store.rulesVersion() }),
+    );
     res.writeHead(200, {
       'content-type': 'text/plain; version=0.0.4; charset=utf-8',
       'content-length': String(text.length),
@@ -129,6 +181,8 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
 
   const routes: Route[] = [
     { pattern: /^\/healthz$/, auth: false, methods: { GET: healthz, HEAD: healthz } },
+    { pattern: /^\/readyz$/, auth: false, methods: { GET: readyz, HEAD: readyz } },
+    { pattern: /^\/v1\/prune$/, auth: true, methods: { POST: prune } },
     { pattern: /^\/metrics$/, auth: true, methods: { GET: metricsRoute, HEAD: metricsRoute } },
     { pattern: /^\/v1\/captures$/, auth: true, methods: { GET: list, HEAD: list, POST: ingest } },
     { pattern: /^\/v1\/captures\/([^/]+)$/, auth: true, methods: { GET: get, HEAD: get, DELETE: remove } },
@@ -163,7 +217,10 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
       });
     }
     if (route.auth && tokenOk && !tokenOk(req)) {
-      if (run === ingest) metrics.reject('unauthorized');
+      if (run === ingest) {
+        metrics.reject('unauthorized');
+        options.log?.warn({ ...requestFields(req), reason: 'unauthorized' }, 'ingest rejected');
+      }
       throw new HttpError(401, codes.UNAUTHORIZED, 'missing or wrong bearer token; send Authorization: Bearer <token>', {
         'www-authenticate': 'Bearer',
       });
@@ -183,7 +240,8 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
         return;
       }
       // Only a safe message leaves the collector; the detail goes to its own log.
-      console.error(`httploop collector: ${req.method} ${req.url} failed:`, err);
+      if (options.log) options.log.error({ ...requestFields(req), err: errorFields(err) }, 'request failed');
+      else console.error(`httploop collector: ${req.method} ${requestFields(req).path} failed:`, err);
       sendError(req, res, new HttpError(500, codes.INTERNAL, 'internal error'));
     });
   };

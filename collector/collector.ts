@@ -2,6 +2,8 @@ import type { RequestListener } from 'node:http';
 import { invalidOption } from '../src/errors.js';
 import { parseAllowList } from '../src/replay/address-policy.js';
 import { createApp } from './app.js';
+import { errorFields, type CollectorLogger } from './log.js';
+import { Pruner, checkRetention, pruneOnce, type RetentionOptions } from './retention.js';
 import { assertSafeBind, listenHttp, type HttpListener, type HttpTimeouts, type ListenAddress } from './listen.js';
 import { PostgresStore, checkPgUrl } from './storage/postgres.js';
 import { SqliteStore } from './storage/sqlite.js';
@@ -42,6 +44,18 @@ export interface CollectorOptions {
    * only when listed as addresses. Default: none, and server-side replay is off.
    */
   replayAllow?: readonly string[];
+  /**
+   * Retention, applied in the background while listening (every `intervalMs`, default a minute, in
+   * small transactions): `{ maxAge: '7d', maxCount: 1_000_000, maxBytes: '10GiB', perService: { maxCount: 100_000 } }`.
+   * Default: keep everything.
+   */
+  retention?: RetentionOptions;
+  /**
+   * A pino logger (`createLogger()` from httploop/collector, or your own) for start, stop, ingest
+   * rejections, pruning and internal errors. Lines never hold a body, a header or the token. Default:
+   * none (internal errors go to stderr as one line).
+   */
+  logger?: CollectorLogger;
 }
 
 export interface Collector {
@@ -69,6 +83,8 @@ const KNOWN_OPTIONS = new Set([
   'requestTimeoutMs',
   'keepAliveTimeoutMs',
   'replayAllow',
+  'retention',
+  'logger',
 ]);
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 const DEFAULT_MAX_PENDING_BATCHES = 64;
@@ -140,9 +156,29 @@ export function createCollector(options: CollectorOptions): Collector {
     throw invalidOption(`createCollector(): ${(err as Error).message}`);
   }
 
+  const retention = checkRetention(options.retention);
+  const log = options.logger;
+  if (log !== undefined && (typeof log !== 'object' || log === null || typeof log.info !== 'function' || typeof log.error !== 'function')) {
+    throw invalidOption('createCollector(): logger must be a pino logger (createLogger() from httploop/collector, or pino())');
+  }
+
   const store: CaptureStore = givenStore ?? (pg !== undefined ? new PostgresStore(pg) : new SqliteStore(db!));
-  const app = createApp({ store, token, maxBodyBytes, maxPendingBatches, maxInflightBytes, replayAllow: allow });
+  const app = createApp({ store, token, maxBodyBytes, maxPendingBatches, maxInflightBytes, replayAllow: allow, ...(log && { log }) });
   const { handler } = app;
+  const pruner = retention
+    ? new Pruner(
+        () => pruneOnce(store, retention, async () => store.services()),
+        retention.intervalMs,
+        (result) => {
+          app.metrics.pruned(result);
+          if (result.deleted > 0) log?.info({ ...result, by: 'retention' }, 'pruned');
+        },
+        (err) => {
+          if (log) log.error({ err: errorFields(err) }, 'pruning failed');
+          else console.error(`httploop collector: pruning failed: ${errorFields(err).message}`);
+        },
+      )
+    : undefined;
   let listener: HttpListener | undefined;
   let closed: Promise<void> | undefined;
 
@@ -157,13 +193,17 @@ export function createCollector(options: CollectorOptions): Collector {
       // its database refuses to start rather than answer 500s.
       await store.ready?.();
       listener = await listenHttp(handler, port, host, timeouts);
+      pruner?.start();
+      log?.info({ url: listener.url, ...(retention && { retention: { ...retention.overall, perService: retention.perService } }) }, 'collector started');
       return { port: listener.port, host: listener.host, url: listener.url };
     },
     close() {
       closed ??= (async () => {
         app.close();
+        await pruner?.stop();
         await listener?.close();
         if (!givenStore) await store.close();
+        if (listener) log?.info({ url: listener.url }, 'collector stopped');
       })();
       return closed;
     },

@@ -7,5 +7,8 @@ export type { ListenAddress } from './listen.js';
 export { SqliteStore, type SqliteStoreOptions } from './storage/sqlite.js';
 export { PostgresStore, type PostgresStoreOptions } from './storage/postgres.js';
 export type { CaptureFilter, CaptureStore, InsertResult, RulesSubscription, TraceCaptures } from './storage/types.js';
+export type { PrunePolicy, PruneOptions, PruneResult } from './storage/types.js';
+export { createLogger, type CollectorLogger, type LogLevel } from './log.js';
+export type { RetentionOptions, RetentionLimits } from './retention.js';
 export type { CaptureRecord, CaptureSummary } from '../src/capture/record.js';
 export { LoopError, codes } from '../src/errors.js';

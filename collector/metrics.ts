@@ -24,7 +24,16 @@ export class CollectorMetrics {
     this.replays.set(outcome, (this.replays.get(outcome) ?? 0) + 1);
   }
 
-  render(stored: number): string {
+  prunedCaptures = 0;
+  prunedBytes = 0;
+
+  pruned(result: { deleted: number; bytes: number }): void {
+    this.prunedCaptures += result.deleted;
+    this.prunedBytes += result.bytes;
+  }
+
+  /** Stored bytes and the rules version, when the caller has them (rendered as gauges). */
+  render(stored: number, extra: { storedBytes?: number; rulesVersion?: number } = {}): string {
     const lines = [
       '# HELP httploop_collector_captures_ingested_total Captures stored by ingest requests.',
       '# TYPE httploop_collector_captures_ingested_total counter',
@@ -41,7 +50,27 @@ export class CollectorMetrics {
       '# HELP httploop_collector_captures_stored Captures in the database now.',
       '# TYPE httploop_collector_captures_stored gauge',
       `httploop_collector_captures_stored ${stored}`,
+      '# HELP httploop_collector_captures_pruned_total Captures removed by retention (background and loopctl prune).',
+      '# TYPE httploop_collector_captures_pruned_total counter',
+      `httploop_collector_captures_pruned_total ${this.prunedCaptures}`,
+      '# HELP httploop_collector_pruned_bytes_total Stored bytes removed by retention.',
+      '# TYPE httploop_collector_pruned_bytes_total counter',
+      `httploop_collector_pruned_bytes_total ${this.prunedBytes}`,
     ];
+    if (extra.storedBytes !== undefined) {
+      lines.push(
+        '# HELP httploop_collector_stored_bytes Bytes of the whole records of the captures in the database now.',
+        '# TYPE httploop_collector_stored_bytes gauge',
+        `httploop_collector_stored_bytes ${extra.storedBytes}`,
+      );
+    }
+    if (extra.rulesVersion !== undefined) {
+      lines.push(
+        '# HELP httploop_collector_rules_version The rules (TapConfigs) version in force.',
+        '# TYPE httploop_collector_rules_version gauge',
+        `httploop_collector_rules_version ${extra.rulesVersion}`,
+      );
+    }
     return `${lines.join('\n')}\n`;
   }
 }

@@ -29,9 +29,13 @@ export interface StartCollectorOptions {
   requestTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this, in ms. Default 5000. */
   keepAliveTimeoutMs?: number;
+  /** Background retention (see `createCollector`). Default: keep everything. */
+  retention?: CollectorOptions['retention'];
+  /** Where log lines go (see `createCollector`). */
+  logger?: CollectorOptions['logger'];
 }
 
-const PASSED_ON = ['maxPendingBatches', 'maxInflightBytes', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs'] as const;
+const PASSED_ON = ['logger', 'retention', 'maxPendingBatches', 'maxInflightBytes', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs'] as const;
 
 export interface RunningCollector extends ListenAddress {
   /** The database in use: the SQLite file, or the PostgreSQL URL with its password shown as `***`. */

@@ -57,6 +57,11 @@ export class CollectorClient {
     return (await this.#request('GET', `/v1/traces/${encodeURIComponent(traceId)}`, { trace: traceId })) as TraceAnswer;
   }
 
+  /** `POST /v1/prune`: removes the oldest captures beyond the limits (or counts them, on a dry run). */
+  async prune(request: Record<string, unknown>): Promise<{ deleted: number; bytes: number; dryRun: boolean }> {
+    return (await this.#request('POST', '/v1/prune', { body: request, timeoutMs: 600_000 })) as { deleted: number; bytes: number; dryRun: boolean };
+  }
+
   async deleteCapture(id: string): Promise<void> {
     await this.#request('DELETE', `/v1/captures/${encodeURIComponent(id)}`, { id });
   }

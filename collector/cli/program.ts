@@ -6,6 +6,7 @@ import { exportCommand } from './commands/export.js';
 import { getCommand } from './commands/get.js';
 import { importCommand } from './commands/import.js';
 import { listCommand } from './commands/list.js';
+import { pruneCommand } from './commands/prune.js';
 import { replayCommand } from './commands/replay.js';
 import { serveCommand } from './commands/serve.js';
 import { showCommand } from './commands/show.js';
@@ -39,6 +40,7 @@ export function buildProgram(ctx: Omit<CliContext, 'globals'>): Command {
     diagCommand(context),
     exportCommand(context),
     importCommand(context),
+    pruneCommand(context),
   ];
   for (const command of commands) {
     command.exitOverride().configureOutput({ outputError: () => {} });

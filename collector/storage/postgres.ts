@@ -11,6 +11,9 @@ import type {
   CaptureFilter,
   CaptureStore,
   InsertResult,
+  PruneOptions,
+  PrunePolicy,
+  PruneResult,
   RulesSubscription,
   StoredTapConfig,
   TraceCaptures,
@@ -264,8 +267,6 @@ export class PostgresStore implements CaptureStore {
     if (filter.traceId !== undefined) where.push(`trace_id = ${param(withoutNul(filter.traceId))}`);
     if (filter.rule !== undefined) where.push(`seq IN (SELECT seq FROM capture_rules WHERE rule = ${param(withoutNul(filter.rule))})`);
     if (filter.beforeSeq !== undefined) where.push(`seq < ${param(filter.beforeSeq)}`);
-    if (filter.rule !== undefined) where.push(`seq IN (SELECT seq FROM capture_rules WHERE rule = ${param(withoutNul(filter.rule))})`);
-    if (filter.beforeSeq !== undefined) where.push(`seq < ${param(filter.beforeSeq)}`);
     const condition = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const order = filter.order === 'desc' ? 'DESC' : 'ASC';
     // A limit keeps the newest matches; `order` only decides how they are shown.
@@ -422,6 +423,64 @@ export class PostgresStore implements CaptureStore {
       source: row.source === 'collector' ? 'collector' : 'local',
       seenAt: row.seen_at,
     }));
+  }
+
+  async prune(policy: PrunePolicy, options: PruneOptions = {}): Promise<PruneResult> {
+    const { batchSize = 1000, dryRun = false, now = Date.now() } = options;
+    const base: unknown[] = [policy.service === undefined ? null : withoutNul(policy.service)];
+    const scope = '($1::text IS NULL OR service = $1::text)';
+    let cutoff = 0;
+    if (policy.maxCount !== undefined) {
+      const rows = await this.#query<{ seq: number }>(`SELECT seq FROM captures WHERE ${scope} ORDER BY seq DESC LIMIT 1 OFFSET $2`, [
+        ...base,
+        policy.maxCount,
+      ]);
+      if (rows[0]) cutoff = Math.max(cutoff, rows[0].seq);
+    }
+    if (policy.maxBytes !== undefined) {
+      const rows = await this.#query<{ seq: number }>(
+        `SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS total
+          FROM captures WHERE ${scope}) t WHERE total > $2 ORDER BY seq DESC LIMIT 1`,
+        [...base, policy.maxBytes],
+      );
+      if (rows[0]) cutoff = Math.max(cutoff, rows[0].seq);
+    }
+    const ageCut = policy.maxAgeMs !== undefined ? now - policy.maxAgeMs : -1;
+    const doomed = `${scope} AND (seq <= $2 OR received_at < $3)`;
+    const params = [...base, cutoff, ageCut];
+    if (dryRun) {
+      const rows = await this.#query<{ n: number; bytes: number }>(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(size), 0)::bigint AS bytes FROM captures WHERE ${doomed}`,
+        params,
+      );
+      return { deleted: rows[0]!.n, bytes: rows[0]!.bytes };
+    }
+    const result: PruneResult = { deleted: 0, bytes: 0 };
+    for (;;) {
+      // SKIP LOCKED: two collectors pruning at once take different rows instead of waiting for each
+      // other (or deadlocking); a row the other one took is gone by the time this one looks again.
+      const rows = await this.#transaction(async (client) =>
+        (
+          await client.query<{ size: number }>(
+            `DELETE FROM captures WHERE seq IN (
+               SELECT seq FROM captures WHERE ${doomed} ORDER BY seq LIMIT $4 FOR UPDATE SKIP LOCKED)
+             RETURNING size`,
+            [...params, batchSize],
+          )
+        ).rows,
+      );
+      result.deleted += rows.length;
+      for (const row of rows) result.bytes += row.size;
+      if (rows.length < batchSize) return result;
+    }
+  }
+
+  async services(): Promise<string[]> {
+    return (await this.#query<{ service: string }>('SELECT DISTINCT service FROM captures ORDER BY service COLLATE "C"')).map((r) => r.service);
+  }
+
+  async storedBytes(): Promise<number> {
+    return (await this.#query<{ n: number }>('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM captures'))[0]!.n;
   }
 
   async ping(): Promise<boolean> {

@@ -11,6 +11,9 @@ import type {
   CaptureFilter,
   CaptureStore,
   InsertResult,
+  PruneOptions,
+  PrunePolicy,
+  PruneResult,
   StoredTapConfig,
   TraceCaptures,
 } from './types.js';
@@ -345,6 +348,58 @@ export class SqliteStore implements CaptureStore {
       source: row.source === 'collector' ? 'collector' : 'local',
       seenAt: row.seen_at,
     }));
+  }
+
+  async prune(policy: PrunePolicy, options: PruneOptions = {}): Promise<PruneResult> {
+    const { batchSize = 1000, dryRun = false, now = Date.now() } = options;
+    const scope = policy.service !== undefined ? 'service = @service' : '1 = 1';
+    const params: Record<string, string | number> = { cutoff: 0, ageCut: -1, batch: batchSize };
+    if (policy.service !== undefined) params.service = policy.service;
+    // Everything at or below `cutoff` goes (count and bytes keep the newest); and whatever is too old.
+    if (policy.maxCount !== undefined) {
+      const seq = this.#db
+        .prepare(`SELECT seq FROM captures WHERE ${scope} ORDER BY seq DESC LIMIT 1 OFFSET @n`)
+        .pluck()
+        .get({ ...params, n: policy.maxCount }) as number | undefined;
+      if (seq !== undefined) params.cutoff = Math.max(params.cutoff as number, seq);
+    }
+    if (policy.maxBytes !== undefined) {
+      const seq = this.#db
+        .prepare(`SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS total
+          FROM captures WHERE ${scope}) WHERE total > @maxBytes ORDER BY seq DESC LIMIT 1`)
+        .pluck()
+        .get({ ...params, maxBytes: policy.maxBytes }) as number | undefined;
+      if (seq !== undefined) params.cutoff = Math.max(params.cutoff as number, seq);
+    }
+    if (policy.maxAgeMs !== undefined) params.ageCut = now - policy.maxAgeMs;
+    const doomed = `${scope} AND (seq <= @cutoff OR received_at < @ageCut)`;
+    if (dryRun) {
+      const row = this.#db.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM captures WHERE ${doomed}`).get(params) as {
+        n: number;
+        bytes: number;
+      };
+      return { deleted: row.n, bytes: row.bytes };
+    }
+    const batch = this.#db.prepare(
+      `DELETE FROM captures WHERE seq IN (SELECT seq FROM captures WHERE ${doomed} ORDER BY seq LIMIT @batch) RETURNING size`,
+    );
+    const result: PruneResult = { deleted: 0, bytes: 0 };
+    for (;;) {
+      const sizes = this.#db.transaction(() => batch.pluck().all(params) as number[]).immediate();
+      result.deleted += sizes.length;
+      for (const size of sizes) result.bytes += size;
+      if (sizes.length < batchSize) return result;
+      // Between transactions, requests get their turn.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  services(): string[] {
+    return this.#db.prepare('SELECT DISTINCT service FROM captures ORDER BY service').pluck().all() as string[];
+  }
+
+  storedBytes(): number {
+    return this.#db.prepare('SELECT COALESCE(SUM(size), 0) FROM captures').pluck().get() as number;
   }
 
   ping(): boolean {

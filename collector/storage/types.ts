@@ -72,6 +72,34 @@ export interface RulesSubscription {
   close(): void;
 }
 
+/** What {@link CaptureStore.prune} removes: the oldest captures beyond any of the limits. */
+export interface PrunePolicy {
+  /** Captures received longer ago than this, in ms. */
+  maxAgeMs?: number;
+  /** Keep at most this many (the newest). */
+  maxCount?: number;
+  /** Keep at most this many stored bytes (the newest captures' whole records). */
+  maxBytes?: number;
+  /** Apply the limits to this service's captures only; without it, to all captures together. */
+  service?: string;
+}
+
+export interface PruneOptions {
+  /** Captures deleted per transaction, so that ingest and listing never wait long. Default 1000. */
+  batchSize?: number;
+  /** Count what would be removed, remove nothing. */
+  dryRun?: boolean;
+  /** The time ages are measured from (epoch ms). Default now. */
+  now?: number;
+}
+
+export interface PruneResult {
+  /** Captures removed (or, on a dry run, that would be). */
+  deleted: number;
+  /** Their stored bytes. */
+  bytes: number;
+}
+
 /**
  * What a collector needs from its database. SQLite and PostgreSQL implement it, and pass the same
  * conformance tests (test/collector/store-conformance.test.ts). Methods may be synchronous or not:
@@ -101,6 +129,15 @@ export interface CaptureStore {
   recordAgent(agent: AgentState): Promise<void> | void;
   /** Agents seen at or after `since` (epoch ms), by service then instance. */
   listAgents(since: number): Promise<AgentState[]> | AgentState[];
+  /**
+   * Deletes the oldest captures beyond the policy's limits, oldest first, `batchSize` per transaction.
+   * Safe to run from several collectors on one database at once.
+   */
+  prune(policy: PrunePolicy, options?: PruneOptions): Promise<PruneResult>;
+  /** The services that have stored captures, by name. */
+  services(): Promise<string[]> | string[];
+  /** Stored bytes (the whole records) of all captures. */
+  storedBytes(): Promise<number> | number;
   /** True when the database answers. */
   ping(): Promise<boolean> | boolean;
   /**

@@ -161,7 +161,14 @@ test('metrics count ingested, duplicates, rejections and stored captures', async
   assert.equal(res.status, 200);
   assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
   const samples = res.text.split('\n').filter((line) => line && !line.startsWith('#'));
-  assert.deepEqual(samples, [
+  // The last four (pruned totals, stored bytes, rules version) are tested in ops.test.ts.
+  assert.deepEqual(samples.slice(-4).map((line) => line.split(' ')[0]), [
+    'httploop_collector_captures_pruned_total',
+    'httploop_collector_pruned_bytes_total',
+    'httploop_collector_stored_bytes',
+    'httploop_collector_rules_version',
+  ]);
+  assert.deepEqual(samples.slice(0, -4), [
     'httploop_collector_captures_ingested_total 2',
     'httploop_collector_captures_duplicate_total 1',
     'httploop_collector_ingest_rejected_total{reason="invalid"} 1',
@@ -199,7 +206,7 @@ test('an internal error is logged, and answered 500 "internal error" without det
 test('createCollector validates its options with the fix in the message', () => {
   const cases: Array<[unknown, string]> = [
     [{}, "httploop: createCollector(): pass db (a SQLite file path, or ':memory:') or a store"],
-    [{ db: ':memory:', port: 1 }, 'httploop: createCollector(): unknown option \'port\'; known options are store, db, pg, token, maxBodyBytes, maxPendingBatches, maxInflightBytes, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, replayAllow'],
+    [{ db: ':memory:', port: 1 }, 'httploop: createCollector(): unknown option \'port\'; known options are store, db, pg, token, maxBodyBytes, maxPendingBatches, maxInflightBytes, headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, replayAllow, retention, logger'],
     [{ db: ':memory:', token: '' }, 'httploop: createCollector(): token must be a non-empty string; leave it out for no token'],
     [{ db: ':memory:', maxBodyBytes: -1 }, 'httploop: createCollector(): maxBodyBytes must be a positive whole number of bytes, got -1'],
     [{ db: ':memory:', replayAllow: 'a:1' }, "httploop: createCollector(): replayAllow must be a list of 'host:port' strings, like ['staging.internal:8080']"],

@@ -357,6 +357,73 @@ for (const backend of backends) {
       assert.equal(await store.ping(), false);
       await store.close();
     });
+
+    const seqs = async (store: CaptureStore): Promise<number[]> => (await store.list({})).map((s) => s.seq);
+    const sizeOf = (c: ReturnType<typeof sampleCapture>): number => Buffer.byteLength(JSON.stringify(c));
+
+    test('prune by count: the newest N stay, overall and per service, in small batches; dry run removes nothing', async (t) => {
+      const store = await openStore(t);
+      const web = Array.from({ length: 7 }, () => sampleCapture({ service: 'web' }));
+      const pay = Array.from({ length: 3 }, () => sampleCapture({ service: 'payments' }));
+      await store.insert([...web.slice(0, 4), ...pay, ...web.slice(4)]); // seq 1-4 web, 5-7 payments, 8-10 web
+      const bytes = [...web.slice(0, 4), ...pay].reduce((n, c) => n + sizeOf(c), 0);
+      assert.deepEqual(await store.prune({ maxCount: 3 }, { dryRun: true }), { deleted: 7, bytes });
+      assert.equal(await store.count(), 10);
+      // Per service: only web's older captures go.
+      assert.deepEqual(await store.prune({ maxCount: 5, service: 'web' }, { batchSize: 1 }), {
+        deleted: 2,
+        bytes: sizeOf(web[0]!) + sizeOf(web[1]!),
+      });
+      assert.deepEqual(await seqs(store), [3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.deepEqual(await store.prune({ maxCount: 3 }, { batchSize: 2 }), { deleted: 5, bytes: bytes - sizeOf(web[0]!) - sizeOf(web[1]!) });
+      assert.deepEqual(await seqs(store), [8, 9, 10]);
+      assert.deepEqual(await store.prune({ maxCount: 3 }), { deleted: 0, bytes: 0 });
+      assert.equal(await store.get(3), undefined, 'the whole record goes with the listed fields');
+    });
+
+    test('prune by bytes keeps the newest captures that fit; storedBytes counts what is left', async (t) => {
+      const store = await openStore(t);
+      const small = Array.from({ length: 4 }, () => sampleCapture());
+      await store.insert(small);
+      const each = sizeOf(small[0]!);
+      assert.equal(await store.storedBytes(), small.reduce((n, c) => n + sizeOf(c), 0));
+      // Room for two and a half: two stay.
+      const result = await store.prune({ maxBytes: Math.floor(each * 2.5) });
+      assert.equal(result.deleted, 2);
+      assert.deepEqual(await seqs(store), [3, 4]);
+      assert.equal(await store.storedBytes(), sizeOf(small[2]!) + sizeOf(small[3]!));
+      assert.deepEqual(await store.prune({ maxBytes: 1, service: 'nobody' }), { deleted: 0, bytes: 0 });
+      assert.equal((await store.prune({ maxBytes: 0 })).deleted, 2);
+      assert.equal(await store.count(), 0);
+    });
+
+    test('prune by age goes by when the collector received a capture; per service', async (t) => {
+      const store = await openStore(t);
+      await store.insert([sampleCapture({ service: 'web' }), sampleCapture({ service: 'payments' })]);
+      const between = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 15));
+      await store.insert([sampleCapture({ service: 'web' })]);
+      // Older than 0 ms as seen at `between`: the first batch only.
+      assert.equal((await store.prune({ maxAgeMs: 0, service: 'web' }, { now: between + 1 })).deleted, 1);
+      assert.deepEqual(await seqs(store), [2, 3]);
+      assert.equal((await store.prune({ maxAgeMs: 0 }, { now: between + 1 })).deleted, 1);
+      assert.deepEqual(await seqs(store), [3]);
+      assert.equal((await store.prune({ maxAgeMs: 60_000 })).deleted, 0);
+    });
+
+    test('two prunes and a listing at once: each capture removed once, the newest kept', async (t) => {
+      const database = await backend.database(t);
+      const [a, b] = [await database.open(), await database.open()];
+      await a.insert(Array.from({ length: 300 }, () => sampleCapture()));
+      const [ra, rb, listed] = await Promise.all([
+        a.prune({ maxCount: 50 }, { batchSize: 10 }),
+        b.prune({ maxCount: 50 }, { batchSize: 10 }),
+        a.list({ limit: 1000 }),
+      ]);
+      assert.equal(ra.deleted + rb.deleted, 250);
+      assert.ok(listed.length >= 50);
+      assert.deepEqual(await seqs(a), Array.from({ length: 50 }, (_, i) => 251 + i));
+    });
   });
 }
 

@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { LoopError, codes } from '../../../src/errors.js';
 import { parseAllowList } from '../../../src/replay/address-policy.js';
 import { startCollector } from '../../server.js';
+import { LOG_LEVELS, createLogger, type LogLevel } from '../../log.js';
+import { parseCount, parseDuration, parseSize } from '../../retention.js';
 import { checkPgUrl } from '../../storage/postgres.js';
 import type { CliContext } from '../global-options.js';
 
@@ -11,6 +13,10 @@ interface ServeOptions {
   db: string;
   pg?: string;
   replayAllow?: string[];
+  retentionMaxAge?: string;
+  retentionMaxCount?: string;
+  retentionMaxBytes?: string;
+  logLevel: string;
 }
 
 /** Checks `--replay-allow` as it is read, so a bad entry is a usage error naming the flag. */
@@ -40,8 +46,21 @@ export function serveCommand(ctx: CliContext): Command {
       'destinations replay --via-collector may reach (repeatable); loopback and private addresses only when listed as addresses',
       collectAllow,
     )
+    .option('--retention-max-age <duration>', 'remove captures received longer ago than this (7d, 12h, 30m)')
+    .option('--retention-max-count <n>', 'keep at most this many captures (the newest)')
+    .option('--retention-max-bytes <size>', 'keep at most this many stored bytes (1GiB, 500MB)')
+    .option('--log-level <level>', `JSON log lines on stderr from this level (info adds start, stop and prunes): ${LOG_LEVELS.join(', ')}`, 'warn')
     .action(async (options: ServeOptions, command: Command) => {
+      if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) {
+        throw new LoopError(codes.USAGE, `bad --log-level '${options.logLevel}': use one of ${LOG_LEVELS.join(', ')}`);
+      }
       const { token } = ctx.globals();
+      const usage = (message: string): LoopError => new LoopError(codes.USAGE, message);
+      const retention = {
+        ...(options.retentionMaxAge !== undefined && { maxAge: parseDuration(options.retentionMaxAge, '--retention-max-age', usage) }),
+        ...(options.retentionMaxCount !== undefined && { maxCount: parseCount(options.retentionMaxCount, '--retention-max-count', usage) }),
+        ...(options.retentionMaxBytes !== undefined && { maxBytes: parseSize(options.retentionMaxBytes, '--retention-max-bytes', usage) }),
+      };
       const dbGiven = command.getOptionValueSource('db') === 'cli';
       if (options.pg !== undefined && dbGiven) {
         throw new LoopError(codes.USAGE, 'give --db (a SQLite file) or --pg (a PostgreSQL URL), not both');
@@ -56,6 +75,9 @@ export function serveCommand(ctx: CliContext): Command {
         ...(pg !== undefined ? { pg } : { db: options.db }),
         ...(token && { token }),
         ...(options.replayAllow && { replayAllow: options.replayAllow }),
+        ...(Object.keys(retention).length > 0 && { retention }),
+        // JSON lines on stderr: stdout keeps the one human line saying where the collector listens.
+        logger: createLogger({ level: options.logLevel as LogLevel, destination: 2 }),
       });
       const where = collector.backend === 'postgres' ? `pg ${collector.db}` : `db ${collector.db}`;
       process.stdout.write(`loopctl: collector listening on ${collector.url} (${where})\n`);
