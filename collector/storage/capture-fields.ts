@@ -1,3 +1,5 @@
+import type { CaptureSummary } from '../../src/capture/record.js';
+
 /**
  * What both backends derive the same way from a capture: the listed path, and whether an id is a
  * display id (`seq`) or a capture id (nanoid).
@@ -23,4 +25,44 @@ export function pathOf(url: string): string {
   const cut = target.search(/[?#]/);
   if (cut !== -1) target = target.slice(0, cut);
   return target;
+}
+
+/** The listed fields of one stored capture, as both stores select them (SUMMARY_COLUMNS). */
+export interface SummaryRow {
+  seq: number;
+  id: string;
+  service: string;
+  instance: string;
+  started_at: number;
+  duration_ms: number;
+  method: string;
+  url: string;
+  status: number;
+  destination: string;
+  route: string | null;
+  trace_id: string | null;
+  /** SQLite has no boolean: 0 or 1 there. */
+  aborted: boolean | number;
+  error: string | null;
+}
+
+/** A summary row as the API lists it. */
+export function toSummary(row: SummaryRow): CaptureSummary {
+  const summary: CaptureSummary = {
+    seq: row.seq,
+    id: row.id,
+    service: row.service,
+    instance: row.instance,
+    startedAt: new Date(row.started_at).toISOString(),
+    durationMs: row.duration_ms,
+    method: row.method,
+    path: row.url,
+    status: row.status,
+    destination: row.destination,
+    traceId: row.trace_id ?? '',
+    aborted: row.aborted === true || row.aborted === 1,
+  };
+  if (row.route !== null) summary.route = row.route;
+  if (row.error !== null) summary.error = row.error;
+  return summary;
 }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
-import { asSeq, pathOf } from './capture-fields.js';
+import { asSeq, pathOf, toSummary, type SummaryRow } from './capture-fields.js';
 import { migratePg } from './postgres-migrations.js';
 import type {
   AgentState,
@@ -37,22 +37,6 @@ const INSERT_ATTEMPTS = 3;
 const SUMMARY_COLUMNS =
   'seq, id, service, instance, started_at, duration_ms, method, url, status, destination, route, trace_id, aborted, error';
 
-interface SummaryRow {
-  seq: number;
-  id: string;
-  service: string;
-  instance: string;
-  started_at: number;
-  duration_ms: number;
-  method: string;
-  url: string;
-  status: number;
-  destination: string;
-  route: string | null;
-  trace_id: string | null;
-  aborted: boolean;
-  error: string | null;
-}
 
 // Every value a query puts into a JS number fits one: bigint columns hold epoch ms, display ids and
 // counts. Set on this store's connections only, not on the pg module for the whole process.
@@ -642,22 +626,3 @@ function toRecord(row: { seq: number; record: string }): CaptureRecord {
   return record;
 }
 
-function toSummary(row: SummaryRow): CaptureSummary {
-  const summary: CaptureSummary = {
-    seq: row.seq,
-    id: row.id,
-    service: row.service,
-    instance: row.instance,
-    startedAt: new Date(row.started_at).toISOString(),
-    durationMs: row.duration_ms,
-    method: row.method,
-    path: row.url,
-    status: row.status,
-    destination: row.destination,
-    traceId: row.trace_id ?? '',
-    aborted: row.aborted,
-  };
-  if (row.route !== null) summary.route = row.route;
-  if (row.error !== null) summary.error = row.error;
-  return summary;
-}

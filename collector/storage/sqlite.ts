@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
-import { asSeq, pathOf } from './capture-fields.js';
+import { asSeq, pathOf, toSummary, type SummaryRow } from './capture-fields.js';
 import { migrate } from './sqlite-migrations.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
 import type {
@@ -26,22 +26,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
-interface SummaryRow {
-  seq: number;
-  id: string;
-  service: string;
-  instance: string;
-  started_at: number;
-  duration_ms: number;
-  method: string;
-  url: string;
-  status: number;
-  destination: string;
-  route: string | null;
-  trace_id: string | null;
-  aborted: number;
-  error: string | null;
-}
 
 const SUMMARY_COLUMNS =
   'seq, id, service, instance, started_at, duration_ms, method, url, status, destination, route, trace_id, aborted, error';
@@ -425,22 +409,3 @@ function escapeGlob(text: string): string {
   return text.replace(/[*?[]/g, (c) => `[${c}]`);
 }
 
-function toSummary(row: SummaryRow): CaptureSummary {
-  const summary: CaptureSummary = {
-    seq: row.seq,
-    id: row.id,
-    service: row.service,
-    instance: row.instance,
-    startedAt: new Date(row.started_at).toISOString(),
-    durationMs: row.duration_ms,
-    method: row.method,
-    path: row.url,
-    status: row.status,
-    destination: row.destination,
-    traceId: row.trace_id ?? '',
-    aborted: row.aborted === 1,
-  };
-  if (row.route !== null) summary.route = row.route;
-  if (row.error !== null) summary.error = row.error;
-  return summary;
-}
