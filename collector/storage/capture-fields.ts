@@ -1,4 +1,5 @@
 import type { CaptureSummary } from '../../src/capture/record.js';
+import type { AgentState } from './types.js';
 
 /**
  * What both backends derive the same way from a capture: the listed path, and whether an id is a
@@ -65,4 +66,24 @@ export function toSummary(row: SummaryRow): CaptureSummary {
   if (row.route !== null) summary.route = row.route;
   if (row.error !== null) summary.error = row.error;
   return summary;
+}
+
+/** An `agents` row as both stores select it. */
+export interface AgentRow {
+  service: string;
+  instance: string;
+  version: number;
+  source: string;
+  seen_at: number;
+}
+
+/** An agents row as the API lists it; an unknown source reads as local. */
+export function toAgent(row: AgentRow): AgentState {
+  return {
+    service: row.service,
+    instance: row.instance,
+    version: row.version,
+    source: row.source === 'collector' ? 'collector' : 'local',
+    seenAt: row.seen_at,
+  };
 }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
-import { asSeq, pathOf, toSummary, type SummaryRow } from './capture-fields.js';
+import { asSeq, pathOf, toAgent, toSummary, type SummaryRow } from './capture-fields.js';
 import { migratePg } from './postgres-migrations.js';
 import type {
   AgentState,
@@ -400,13 +400,7 @@ export class PostgresStore implements CaptureStore {
       'SELECT service, instance, version, source, seen_at FROM agents WHERE seen_at >= $1 ORDER BY service COLLATE "C", instance COLLATE "C"',
       [since],
     );
-    return rows.map((row) => ({
-      service: row.service,
-      instance: row.instance,
-      version: row.version,
-      source: row.source === 'collector' ? 'collector' : 'local',
-      seenAt: row.seen_at,
-    }));
+    return rows.map(toAgent);
   }
 
   async prune(policy: PrunePolicy, options: PruneOptions = {}): Promise<PruneResult> {

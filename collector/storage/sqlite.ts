@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
-import { asSeq, pathOf, toSummary, type SummaryRow } from './capture-fields.js';
+import { asSeq, pathOf, toAgent, toSummary, type AgentRow, type SummaryRow } from './capture-fields.js';
 import { migrate } from './sqlite-migrations.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
 import type {
@@ -323,15 +323,7 @@ export class SqliteStore implements CaptureStore {
   }
 
   listAgents(since: number): AgentState[] {
-    return (
-      this.#listAgents.all(since) as Array<{ service: string; instance: string; version: number; source: string; seen_at: number }>
-    ).map((row) => ({
-      service: row.service,
-      instance: row.instance,
-      version: row.version,
-      source: row.source === 'collector' ? 'collector' : 'local',
-      seenAt: row.seen_at,
-    }));
+    return (this.#listAgents.all(since) as AgentRow[]).map(toAgent);
   }
 
   async prune(policy: PrunePolicy, options: PruneOptions = {}): Promise<PruneResult> {
