@@ -1,4 +1,4 @@
-import type { CaptureSummary } from '../../src/capture/record.js';
+import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import type { AgentState } from './types.js';
 
 /**
@@ -11,6 +11,37 @@ export function asSeq(idOrSeq: string | number): number | undefined {
   if (typeof idOrSeq === 'number') return Number.isSafeInteger(idOrSeq) && idOrSeq > 0 ? idOrSeq : -1;
   if (/^[0-9]{1,15}$/.test(idOrSeq)) return Number(idOrSeq);
   return undefined;
+}
+
+/** The record as both stores keep it: its JSON without the display id, which the store assigns. */
+export function storedJson(record: CaptureRecord): string {
+  // JSON.stringify leaves out an undefined property; no copy when there is no seq to drop.
+  return JSON.stringify(record.seq === undefined ? record : { ...record, seq: undefined });
+}
+
+/**
+ * The listed fields of a capture, in the column order both stores insert them (id, service, instance,
+ * started_at, duration_ms, method, path, url, status, destination, route, trace_id, aborted as 0/1,
+ * error, size): derived in one place so that SQLite and PostgreSQL list the same values.
+ */
+export function listedValues(record: CaptureRecord, size: number): Array<string | number | null> {
+  return [
+    record.id,
+    record.service,
+    record.instance,
+    Date.parse(record.startedAt),
+    record.durationMs,
+    record.request.method,
+    pathOf(record.request.url),
+    record.request.url,
+    record.response.status,
+    record.destination ?? '',
+    record.route ?? null,
+    record.trace?.traceId ?? null,
+    record.response.aborted ? 1 : 0,
+    record.error?.message ?? null,
+    size,
+  ];
 }
 
 /** The path of a request target without its query; absolute-form targets (`http://h/p`) give `/p`. */

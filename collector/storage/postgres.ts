@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
-import { asSeq, pathOf, toAgent, toSummary, type SummaryRow } from './capture-fields.js';
+import { asSeq, listedValues, storedJson, toAgent, toSummary, type SummaryRow } from './capture-fields.js';
 import { migratePg } from './postgres-migrations.js';
 import type {
   AgentState,
@@ -61,6 +61,9 @@ const INSERT_CAPTURES = `INSERT INTO captures
   ORDER BY t.ord
   ON CONFLICT (id) DO NOTHING
   RETURNING seq, id`;
+
+const INSERT_RECORDS = `INSERT INTO capture_records (seq, record)
+  SELECT * FROM unnest($1::bigint[], string_to_array($2::text, E'\\n'))`;
 
 /**
  * The shared store: one PostgreSQL database (or schema) for any number of collectors. Every write is one
@@ -174,27 +177,10 @@ export class PostgresStore implements CaptureStore {
     const rulesById = new Map<string, string[]>();
     const columns: unknown[][] = Array.from({ length: 15 }, () => []);
     for (const record of fresh) {
-      const { seq: _ignored, ...stored } = record;
-      const json = JSON.stringify(stored);
+      const json = storedJson(record);
       jsonById.set(record.id, json);
       rulesById.set(record.id, [...new Set(record.rules)]);
-      const values = [
-        record.id,
-        record.service,
-        record.instance,
-        Date.parse(record.startedAt),
-        record.durationMs,
-        record.request.method,
-        pathOf(record.request.url),
-        record.request.url,
-        record.response.status,
-        record.destination ?? '',
-        record.route ?? null,
-        record.trace?.traceId ?? null,
-        record.response.aborted === true,
-        record.error?.message ?? null,
-        Buffer.byteLength(json),
-      ];
+      const values = listedValues(record, Buffer.byteLength(json));
       // PostgreSQL text cannot hold NUL; the record (JSON, where NUL is escaped) keeps the real value.
       values.forEach((value, i) => columns[i]!.push(typeof value === 'string' ? withoutNul(value) : value));
     }
@@ -204,10 +190,9 @@ export class PostgresStore implements CaptureStore {
           const { rows } = await client.query<{ seq: number; id: string }>(INSERT_CAPTURES, [...columns, Date.now()]);
           if (rows.length > 0) {
             const seqs = rows.map((r) => r.seq);
-            await client.query('INSERT INTO capture_records (seq, record) SELECT * FROM unnest($1::bigint[], $2::text[])', [
-              seqs,
-              rows.map((r) => jsonById.get(r.id)!),
-            ]);
+            // The records as one text, one per line: JSON.stringify's output has no raw newline (nor NUL),
+            // and this spares the client quoting ~500 KiB into an array literal and the server parsing it.
+            await client.query(INSERT_RECORDS, [seqs, rows.map((r) => jsonById.get(r.id)!).join('\n')]);
             const ruleNames: string[] = [];
             const ruleSeqs: number[] = [];
             for (const row of rows) {
@@ -253,10 +238,12 @@ export class PostgresStore implements CaptureStore {
     if (filter.beforeSeq !== undefined) where.push(`seq < ${param(filter.beforeSeq)}`);
     const condition = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const order = filter.order === 'desc' ? 'DESC' : 'ASC';
-    // A limit keeps the newest matches; `order` only decides how they are shown.
+    // A limit keeps the newest matches; `order` only decides how they are shown. The display ids are
+    // chosen first, from index entries where the filters are all indexed (captures_status_path,
+    // captures_service_status_path), and only the rows kept are read.
     const sql =
       filter.limit !== undefined
-        ? `SELECT * FROM (SELECT ${SUMMARY_COLUMNS} FROM captures ${condition} ORDER BY seq DESC LIMIT ${param(filter.limit)}) c ORDER BY seq ${order}`
+        ? `SELECT ${SUMMARY_COLUMNS} FROM captures WHERE seq IN (SELECT seq FROM captures ${condition} ORDER BY seq DESC LIMIT ${param(filter.limit)}) ORDER BY seq ${order}`
         : `SELECT ${SUMMARY_COLUMNS} FROM captures ${condition} ORDER BY seq ${order}`;
     return (await this.#query<SummaryRow>(sql, params)).map(toSummary);
   }
@@ -315,7 +302,16 @@ export class PostgresStore implements CaptureStore {
   }
 
   async count(): Promise<number> {
-    return (await this.#query<{ n: number }>('SELECT COUNT(*) AS n FROM captures'))[0]!.n;
+    return (await this.#totals()).captures;
+  }
+
+  /** Count and stored bytes of all captures: the sums over capture_totals' slots, kept by triggers (migration 2). */
+  async #totals(): Promise<{ captures: number; bytes: number }> {
+    return (
+      await this.#query<{ captures: number; bytes: number }>(
+        'SELECT COALESCE(SUM(captures), 0)::bigint AS captures, COALESCE(SUM(bytes), 0)::bigint AS bytes FROM capture_totals',
+      )
+    )[0]!;
   }
 
   async listTapConfigs(): Promise<StoredTapConfig[]> {
@@ -408,14 +404,17 @@ export class PostgresStore implements CaptureStore {
     const base: unknown[] = [policy.service === undefined ? null : withoutNul(policy.service)];
     const scope = '($1::text IS NULL OR service = $1::text)';
     let cutoff = 0;
-    if (policy.maxCount !== undefined) {
+    // Over all captures, the totals say at once whether a count or bytes limit is reached at all;
+    // finding the cut reads as many captures as the limit keeps.
+    const overall = policy.service === undefined && (policy.maxCount !== undefined || policy.maxBytes !== undefined) ? await this.#totals() : undefined;
+    if (policy.maxCount !== undefined && !(overall && overall.captures <= policy.maxCount)) {
       const rows = await this.#query<{ seq: number }>(`SELECT seq FROM captures WHERE ${scope} ORDER BY seq DESC LIMIT 1 OFFSET $2`, [
         ...base,
         policy.maxCount,
       ]);
       if (rows[0]) cutoff = Math.max(cutoff, rows[0].seq);
     }
-    if (policy.maxBytes !== undefined) {
+    if (policy.maxBytes !== undefined && !(overall && overall.bytes <= policy.maxBytes)) {
       const rows = await this.#query<{ seq: number }>(
         `SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS total
           FROM captures WHERE ${scope}) t WHERE total > $2 ORDER BY seq DESC LIMIT 1`,
@@ -454,11 +453,20 @@ export class PostgresStore implements CaptureStore {
   }
 
   async services(): Promise<string[]> {
-    return (await this.#query<{ service: string }>('SELECT DISTINCT service FROM captures ORDER BY service COLLATE "C"')).map((r) => r.service);
+    // One index seek per service (a loose index scan of captures_service), not a read of every capture;
+    // listed by code point, as SQLite lists them.
+    const rows = await this.#query<{ name: string }>(
+      `WITH RECURSIVE s AS (
+         SELECT MIN(service) AS name FROM captures
+         UNION ALL
+         SELECT (SELECT MIN(service) FROM captures WHERE service > s.name) FROM s WHERE s.name IS NOT NULL)
+       SELECT name FROM s WHERE name IS NOT NULL ORDER BY name COLLATE "C"`,
+    );
+    return rows.map((r) => r.name);
   }
 
   async storedBytes(): Promise<number> {
-    return (await this.#query<{ n: number }>('SELECT COALESCE(SUM(size), 0)::bigint AS n FROM captures'))[0]!.n;
+    return (await this.#totals()).bytes;
   }
 
   async ping(): Promise<boolean> {

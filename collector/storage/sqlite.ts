@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
-import { asSeq, pathOf, toAgent, toSummary, type AgentRow, type SummaryRow } from './capture-fields.js';
+import { asSeq, listedValues, storedJson, toAgent, toSummary, type AgentRow } from './capture-fields.js';
+import { SqliteLister } from './sqlite-list.js';
 import { migrate } from './sqlite-migrations.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
 import type {
@@ -39,7 +40,7 @@ export class SqliteStore implements CaptureStore {
   readonly #db: Database.Database;
   readonly #insertCapture: Database.Statement;
   readonly #insertRecord: Database.Statement;
-  readonly #exists: Database.Statement;
+  readonly #existing: Database.Statement;
   readonly #getBySeq: Database.Statement;
   readonly #getById: Database.Statement;
   readonly #deleteBySeq: Database.Statement;
@@ -47,8 +48,12 @@ export class SqliteStore implements CaptureStore {
   readonly #count: Database.Statement;
   readonly #trace: Database.Transaction<(traceId: string, limit: number) => TraceCaptures>;
   readonly #ping: Database.Statement;
-  /** List statements, one per filter shape, each prepared the first time that shape is asked for. */
-  readonly #listStatements = new Map<string, Database.Statement>();
+  /** Plans and runs listings (sqlite-list.ts); made on the first one. */
+  #lister: SqliteLister | undefined;
+  /** The statements of count(), storedBytes(), services(), prepared on first use. */
+  #totals: Database.Statement | undefined;
+  #services: Database.Statement | undefined;
+  readonly #addTotals: Database.Statement;
   readonly #insertBatch: Database.Transaction<(records: CaptureRecord[]) => InsertResult>;
   readonly #insertCaptureRule: Database.Statement;
   readonly #rulesVersion: Database.Statement;
@@ -89,11 +94,11 @@ export class SqliteStore implements CaptureStore {
     this.#insertCapture = this.#db.prepare(`INSERT INTO captures
       (id, service, instance, started_at, duration_ms, method, path, url, status, destination, route,
        trace_id, aborted, error, size, received_at)
-      VALUES (@id, @service, @instance, @startedAt, @durationMs, @method, @path, @url, @status,
-       @destination, @route, @traceId, @aborted, @error, @size, @receivedAt)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     // Looked up first rather than INSERT OR IGNORE: an ignored insert still uses up an AUTOINCREMENT
-    // value, and display ids should stay 1, 2, 3 when batches are retried.
-    this.#exists = this.#db.prepare('SELECT 1 FROM captures WHERE id = ?').pluck();
+    // value, and display ids should stay 1, 2, 3 when batches are retried. One lookup per batch (the
+    // ids as a JSON array), not one statement per capture.
+    this.#existing = this.#db.prepare('SELECT id FROM captures WHERE id IN (SELECT value FROM json_each(?))').pluck();
     this.#insertRecord = this.#db.prepare('INSERT INTO capture_records (seq, record) VALUES (?, ?)');
     this.#getBySeq = this.#db.prepare(
       'SELECT r.seq AS seq, r.record AS record FROM capture_records r WHERE r.seq = ?',
@@ -103,7 +108,9 @@ export class SqliteStore implements CaptureStore {
     );
     this.#deleteBySeq = this.#db.prepare('DELETE FROM captures WHERE seq = ?');
     this.#deleteById = this.#db.prepare('DELETE FROM captures WHERE id = ?');
-    this.#count = this.#db.prepare('SELECT COUNT(*) AS n FROM captures');
+    // capture_totals is kept by triggers in every insert's and delete's transaction (migration 3).
+    this.#count = this.#db.prepare('SELECT captures AS n FROM capture_totals WHERE id = 1');
+    this.#addTotals = this.#db.prepare('UPDATE capture_totals SET captures = captures + ?, bytes = bytes + ? WHERE id = 1');
     // Both through captures_trace_id (migration 1). The limit is applied before the join, so a trace
     // with very many captures (a client that sends one fixed traceparent) sorts index rows, and only
     // the kept records are read.
@@ -176,36 +183,28 @@ export class SqliteStore implements CaptureStore {
     this.#insertBatch = this.#db.transaction((records: CaptureRecord[]): InsertResult => {
       let inserted = 0;
       let duplicates = 0;
+      let bytes = 0;
       const receivedAt = Date.now();
+      // Stored ids, and those of this batch once inserted: a second copy in one batch is a duplicate too.
+      const seen = new Set(this.#existing.all(JSON.stringify(records.map((r) => r.id))) as string[]);
       for (const record of records) {
-        if (this.#exists.get(record.id) !== undefined) {
+        if (seen.has(record.id)) {
           duplicates++;
           continue;
         }
-        const { seq: _ignored, ...stored } = record;
-        const json = JSON.stringify(stored);
-        const result = this.#insertCapture.run({
-          id: record.id,
-          service: record.service,
-          instance: record.instance,
-          startedAt: Date.parse(record.startedAt),
-          durationMs: record.durationMs,
-          method: record.request.method,
-          path: pathOf(record.request.url),
-          url: record.request.url,
-          status: record.response.status,
-          destination: record.destination ?? '',
-          route: record.route ?? null,
-          traceId: record.trace?.traceId ?? null,
-          aborted: record.response.aborted ? 1 : 0,
-          error: record.error?.message ?? null,
-          size: Buffer.byteLength(json),
-          receivedAt,
-        });
-        this.#insertRecord.run(result.lastInsertRowid, json);
-        for (const rule of new Set(record.rules)) this.#insertCaptureRule.run(rule, result.lastInsertRowid);
+        seen.add(record.id);
+        const json = storedJson(record);
+        const size = Buffer.byteLength(json);
+        bytes += size;
+        const { lastInsertRowid: seq } = this.#insertCapture.run(...listedValues(record, size), receivedAt);
+        this.#insertRecord.run(seq, json);
+        const rules = record.rules;
+        if (rules !== undefined && rules.length === 1) this.#insertCaptureRule.run(rules[0], seq);
+        else if (rules !== undefined) for (const rule of new Set(rules)) this.#insertCaptureRule.run(rule, seq);
         inserted++;
       }
+      // The totals (count, stored bytes) move in the same transaction; deletes move them by trigger.
+      if (inserted > 0) this.#addTotals.run(inserted, bytes);
       return { inserted, duplicates };
     });
   }
@@ -217,54 +216,8 @@ export class SqliteStore implements CaptureStore {
   }
 
   list(filter: CaptureFilter = {}): CaptureSummary[] {
-    const where: string[] = [];
-    const params: Record<string, string | number> = {};
-    if (filter.status) {
-      where.push('status BETWEEN @minStatus AND @maxStatus');
-      params.minStatus = filter.status.min;
-      params.maxStatus = filter.status.max;
-    }
-    if (filter.service !== undefined) {
-      where.push('service = @service');
-      params.service = filter.service;
-    }
-    if (filter.path !== undefined) {
-      // GLOB is case-sensitive like paths, and a literal prefix lets SQLite use the index.
-      where.push('path GLOB @pathGlob');
-      params.pathGlob = `${escapeGlob(filter.path)}*`;
-    }
-    if (filter.since !== undefined) {
-      where.push('started_at >= @since');
-      params.since = filter.since;
-    }
-    if (filter.traceId !== undefined) {
-      where.push('trace_id = @traceId');
-      params.traceId = filter.traceId;
-    }
-    if (filter.rule !== undefined) {
-      where.push('seq IN (SELECT seq FROM capture_rules WHERE rule = @rule)');
-      params.rule = filter.rule;
-    }
-    if (filter.beforeSeq !== undefined) {
-      where.push('seq < @beforeSeq');
-      params.beforeSeq = filter.beforeSeq;
-    }
-    const order = filter.order === 'desc' ? 'DESC' : 'ASC';
-    const limited = filter.limit !== undefined;
-    if (limited) params.limit = filter.limit!;
-
-    const key = `${where.join(' AND ')}|${order}|${limited}`;
-    let statement = this.#listStatements.get(key);
-    if (!statement) {
-      const condition = where.length ? `WHERE ${where.join(' AND ')}` : '';
-      // A limit keeps the newest matches; `order` only decides how they are shown.
-      const sql = limited
-        ? `SELECT * FROM (SELECT ${SUMMARY_COLUMNS} FROM captures ${condition} ORDER BY seq DESC LIMIT @limit) ORDER BY seq ${order}`
-        : `SELECT ${SUMMARY_COLUMNS} FROM captures ${condition} ORDER BY seq ${order}`;
-      statement = this.#db.prepare(sql);
-      this.#listStatements.set(key, statement);
-    }
-    return (statement.all(params) as SummaryRow[]).map(toSummary);
+    this.#lister ??= new SqliteLister(this.#db);
+    return this.#lister.list(filter).map(toSummary);
   }
 
   get(idOrSeq: string | number): CaptureRecord | undefined {
@@ -331,15 +284,18 @@ export class SqliteStore implements CaptureStore {
     const scope = policy.service !== undefined ? 'service = @service' : '1 = 1';
     const params: Record<string, string | number> = { cutoff: 0, ageCut: -1, batch: batchSize };
     if (policy.service !== undefined) params.service = policy.service;
+    // Over all captures, the totals say at once whether a count or bytes limit is reached at all;
+    // finding the cut reads as many captures as the limit keeps.
+    const overall = policy.service === undefined ? (this.#db.prepare('SELECT captures, bytes FROM capture_totals WHERE id = 1').get() as { captures: number; bytes: number }) : undefined;
     // Everything at or below `cutoff` goes (count and bytes keep the newest); and whatever is too old.
-    if (policy.maxCount !== undefined) {
+    if (policy.maxCount !== undefined && !(overall && overall.captures <= policy.maxCount)) {
       const seq = this.#db
         .prepare(`SELECT seq FROM captures WHERE ${scope} ORDER BY seq DESC LIMIT 1 OFFSET @n`)
         .pluck()
         .get({ ...params, n: policy.maxCount }) as number | undefined;
       if (seq !== undefined) params.cutoff = Math.max(params.cutoff as number, seq);
     }
-    if (policy.maxBytes !== undefined) {
+    if (policy.maxBytes !== undefined && !(overall && overall.bytes <= policy.maxBytes)) {
       const seq = this.#db
         .prepare(`SELECT seq FROM (SELECT seq, SUM(size) OVER (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING) AS total
           FROM captures WHERE ${scope}) WHERE total > @maxBytes ORDER BY seq DESC LIMIT 1`)
@@ -348,34 +304,56 @@ export class SqliteStore implements CaptureStore {
       if (seq !== undefined) params.cutoff = Math.max(params.cutoff as number, seq);
     }
     if (policy.maxAgeMs !== undefined) params.ageCut = now - policy.maxAgeMs;
-    const doomed = `${scope} AND (seq <= @cutoff OR received_at < @ageCut)`;
+    // Two parts, each read through its own index so that finding nothing to prune reads nothing: up to
+    // the cut by display id, then (above it) what was received too long ago, by captures_received_at.
+    const upToCut = `${scope} AND seq <= @cutoff`;
+    const tooOld = `${scope} AND received_at < @ageCut AND seq > @cutoff`;
     if (dryRun) {
-      const row = this.#db.prepare(`SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM captures WHERE ${doomed}`).get(params) as {
-        n: number;
-        bytes: number;
-      };
+      const row = this.#db
+        .prepare(
+          `SELECT (SELECT COUNT(*) FROM captures WHERE ${upToCut}) + (SELECT COUNT(*) FROM captures INDEXED BY captures_received_at WHERE ${tooOld}) AS n,
+             (SELECT COALESCE(SUM(size), 0) FROM captures WHERE ${upToCut}) + (SELECT COALESCE(SUM(size), 0) FROM captures INDEXED BY captures_received_at WHERE ${tooOld}) AS bytes`,
+        )
+        .get(params) as { n: number; bytes: number };
       return { deleted: row.n, bytes: row.bytes };
     }
-    const batch = this.#db.prepare(
-      `DELETE FROM captures WHERE seq IN (SELECT seq FROM captures WHERE ${doomed} ORDER BY seq LIMIT @batch) RETURNING size`,
-    );
     const result: PruneResult = { deleted: 0, bytes: 0 };
-    for (;;) {
-      const sizes = this.#db.transaction(() => batch.pluck().all(params) as number[]).immediate();
-      result.deleted += sizes.length;
-      for (const size of sizes) result.bytes += size;
-      if (sizes.length < batchSize) return result;
-      // Between transactions, requests get their turn.
-      await new Promise((resolve) => setImmediate(resolve));
+    const parts = [
+      { skip: params.cutoff === 0, sql: `SELECT seq FROM captures WHERE ${upToCut} ORDER BY seq LIMIT @batch` },
+      { skip: policy.maxAgeMs === undefined, sql: `SELECT seq FROM captures INDEXED BY captures_received_at WHERE ${tooOld} ORDER BY received_at LIMIT @batch` },
+    ];
+    for (const part of parts) {
+      if (part.skip) continue;
+      const batch = this.#db.prepare(`DELETE FROM captures WHERE seq IN (${part.sql}) RETURNING size`).pluck();
+      for (;;) {
+        const sizes = this.#db.transaction(() => batch.all(params) as number[]).immediate();
+        result.deleted += sizes.length;
+        for (const size of sizes) result.bytes += size;
+        if (sizes.length < batchSize) break;
+        // Between transactions, requests get their turn.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
+    return result;
   }
 
   services(): string[] {
-    return this.#db.prepare('SELECT DISTINCT service FROM captures ORDER BY service').pluck().all() as string[];
+    // One index seek per service (a loose index scan), not a read of every capture's service.
+    this.#services ??= this.#db
+      .prepare(
+        `WITH RECURSIVE s(name) AS (
+           SELECT (SELECT MIN(service) FROM captures)
+           UNION ALL
+           SELECT (SELECT MIN(service) FROM captures WHERE service > s.name) FROM s WHERE s.name IS NOT NULL)
+         SELECT name FROM s WHERE name IS NOT NULL`,
+      )
+      .pluck();
+    return this.#services.all() as string[];
   }
 
   storedBytes(): number {
-    return this.#db.prepare('SELECT COALESCE(SUM(size), 0) FROM captures').pluck().get() as number;
+    this.#totals ??= this.#db.prepare('SELECT bytes FROM capture_totals WHERE id = 1').pluck();
+    return this.#totals.get() as number;
   }
 
   ping(): boolean {
@@ -391,13 +369,13 @@ export class SqliteStore implements CaptureStore {
   }
 }
 
+/**
+ * The record as stored: as sent, without a display id (`seq` is the database's). Serialized as is when it
+ * has none (ingested captures): copying every record without it costs more than the JSON itself.
+ */
 function toRecord(row: { seq: number; record: string }): CaptureRecord {
   const record = JSON.parse(row.record) as CaptureRecord;
   record.seq = row.seq;
   return record;
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[]/g, (c) => `[${c}]`);
 }
 

@@ -32,6 +32,8 @@ interface Database_ {
   storedIds(): Promise<string[]>;
   /** Captures without their record (must be none). */
   orphans(): Promise<number>;
+  /** The kept totals (capture_totals, what /metrics reports) and what the captures table really holds. */
+  totals(): Promise<{ kept: [number, number]; actual: [number, number] }>;
   /**
    * Checks what only this backend shows after a clean close (SQLite: integrity_check, no WAL left).
    * PostgreSQL has nothing more to show than the exit code 0, which comes after its pool has ended.
@@ -56,6 +58,12 @@ const sqlite: Backend = {
       storedIds: async () => open((db) => db.prepare('SELECT id FROM captures').pluck().all() as string[]),
       orphans: async () =>
         open((db) => db.prepare('SELECT COUNT(*) FROM captures c LEFT JOIN capture_records r ON r.seq = c.seq WHERE r.seq IS NULL').pluck().get() as number),
+      totals: async () =>
+        open((db) => {
+          const kept = db.prepare('SELECT captures, bytes FROM capture_totals').raw().get() as [number, number];
+          const actual = db.prepare('SELECT COUNT(*), COALESCE(SUM(size), 0) FROM captures').raw().get() as [number, number];
+          return { kept, actual };
+        }),
       checkClosed: async () => {
         // A clean close checkpoints the WAL into the database file and removes it.
         const wal = `${file}-wal`;
@@ -77,6 +85,11 @@ const postgres: Backend = {
         Number(
           (await schema.query<{ n: string }>('SELECT COUNT(*) AS n FROM captures c LEFT JOIN capture_records r ON r.seq = c.seq WHERE r.seq IS NULL'))[0]!.n,
         ),
+      totals: async () => {
+        const [kept] = await schema.query<{ n: string; b: string }>('SELECT SUM(captures) AS n, SUM(bytes) AS b FROM capture_totals');
+        const [actual] = await schema.query<{ n: string; b: string }>('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM captures');
+        return { kept: [Number(kept!.n), Number(kept!.b)], actual: [Number(actual!.n), Number(actual!.b)] };
+      },
     };
   },
 };
@@ -219,6 +232,8 @@ function durabilityTests(backend: Backend): void {
     // Every batch was acknowledged in the end, so everything sent is stored, exactly once.
     assert.equal(unique.size, sent.size);
     assert.equal(await db.orphans(), 0, 'every stored capture has its record');
+    const { kept, actual } = await db.totals();
+    assert.deepEqual(kept, actual, 'the kept count and stored bytes (/metrics) match the captures after every kill -9');
     await db.checkClosed?.();
   });
 

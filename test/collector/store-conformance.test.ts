@@ -411,6 +411,47 @@ for (const backend of backends) {
       assert.equal((await store.prune({ maxAgeMs: 60_000 })).deleted, 0);
     });
 
+    test('count and storedBytes stay exact through retried batches, deletes, prunes and a second store', async (t) => {
+      const database = await backend.database(t);
+      const [a, b] = [await database.open(), await database.open()];
+      const stored: Array<ReturnType<typeof sampleCapture>> = [];
+      const check = async (why: string): Promise<void> => {
+        for (const store of [a, b]) {
+          assert.equal(await store.count(), stored.length, `count after ${why}`);
+          assert.equal(await store.storedBytes(), stored.reduce((n, c) => n + sizeOf(c), 0), `storedBytes after ${why}`);
+        }
+      };
+      await check('nothing');
+      const first = Array.from({ length: 5 }, (_, i) => sampleCapture({ service: i % 2 ? 'web' : 'payments' }));
+      await a.insert([...first, first[0]!]);
+      stored.push(...first);
+      await check('a batch with a duplicate inside');
+      const extra = sampleCapture();
+      await b.insert([first[1]!, extra]);
+      stored.push(extra);
+      await check('a retried capture next to a new one');
+      // Two stores inserting at once, as two collectors would.
+      const more = Array.from({ length: 40 }, () => sampleCapture({ service: 'orders' }));
+      await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).insert(more.slice(i * 5, i * 5 + 5))));
+      stored.push(...more);
+      await check('concurrent batches through two stores');
+      assert.equal(await a.delete(2), true);
+      stored.splice(1, 1);
+      await check('a delete');
+      assert.equal((await b.prune({ maxCount: 10 }, { batchSize: 3 })).deleted, stored.length - 10);
+      stored.splice(0, stored.length - 10);
+      await check('a prune');
+    });
+
+    test('services lists each service that has captures once, by code point', async (t) => {
+      const store = await openStore(t);
+      assert.deepEqual(await store.services(), []);
+      await store.insert(['web', 'Zeta', 'api', 'web', '\u00e4rger', 'api-gateway'].map((service) => sampleCapture({ service })));
+      assert.deepEqual(await store.services(), ['Zeta', 'api', 'api-gateway', 'web', '\u00e4rger']);
+      await store.prune({ maxCount: 0, service: 'Zeta' });
+      assert.deepEqual(await store.services(), ['api', 'api-gateway', 'web', '\u00e4rger']);
+    });
+
     test('two prunes and a listing at once: each capture removed once, the newest kept', async (t) => {
       const database = await backend.database(t);
       const [a, b] = [await database.open(), await database.open()];
@@ -448,7 +489,41 @@ describe('PostgreSQL only', () => {
     );
     assert.deepEqual(
       tables.map((r) => r.table_name),
-      ['agents', 'capture_records', 'capture_rules', 'captures', 'rules_version', 'schema_migrations', 'tapconfigs'],
+      ['agents', 'capture_records', 'capture_rules', 'capture_totals', 'captures', 'rules_version', 'schema_migrations', 'tapconfigs'],
+    );
+  });
+
+  test('a schema of version 1 with captures is migrated: the totals count them and stay exact', async (t) => {
+    const schema = await freshPgSchema(t);
+    await schema.query(pgMigrations[0]!.sql);
+    await schema.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)');
+    await schema.query(`INSERT INTO schema_migrations VALUES (1, $1, 0)`, [pgMigrations[0]!.name]);
+    const old = [sampleCapture({ service: 'web' }), sampleCapture({ service: 'payments' })];
+    for (const record of old) {
+      const json = JSON.stringify(record);
+      await schema.query(
+        `WITH c AS (INSERT INTO captures (id, service, instance, started_at, duration_ms, method, path, url, status, destination,
+           trace_id, aborted, size, received_at) VALUES ($1, $2, 'h:1', 0, 1, 'GET', '/', '/', 500, 'web:9090', 't', false, $3, 0) RETURNING seq)
+         INSERT INTO capture_records (seq, record) SELECT seq, $4 FROM c`,
+        [record.id, record.service, Buffer.byteLength(json), json],
+      );
+    }
+    const store = new PostgresStore(schema.url);
+    t.after(() => store.close());
+    await store.ready();
+    const bytes = old.reduce((n, c) => n + Buffer.byteLength(JSON.stringify(c)), 0);
+    assert.equal(await store.count(), 2);
+    assert.equal(await store.storedBytes(), bytes);
+    assert.deepEqual(await store.services(), ['payments', 'web']);
+    assert.deepEqual((await store.list({ status: { min: 500, max: 599 }, limit: 10 })).map((c) => c.id), old.map((c) => c.id));
+    const added = sampleCapture();
+    await store.insert([added]);
+    assert.equal(await store.delete(1), true);
+    assert.equal(await store.count(), 2);
+    assert.equal(await store.storedBytes(), bytes - Buffer.byteLength(JSON.stringify(old[0])) + Buffer.byteLength(JSON.stringify(added)));
+    assert.deepEqual(
+      (await schema.query('SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version),
+      pgMigrations.map((m) => m.version),
     );
   });
 
