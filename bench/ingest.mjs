@@ -5,7 +5,8 @@
 // >= 40 000 captures/s on SQLite; PostgreSQL is reported as measured.
 //
 // Flags: --duration S (per phase, default 5), --backend sqlite|pg|both (default both), --pg URL
-// (default postgres://postgres@127.0.0.1:5432/test; a fresh schema is created and dropped).
+// (default postgres://postgres@127.0.0.1:5432/test; a fresh schema is created and dropped), --cpu-prof DIR
+// (the `loopctl serve` process writes a V8 CPU profile there when it stops).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ const PG_URL = args.pg ?? process.env.LOOP_TEST_PG_URL ?? 'postgres://postgres@1
 const BATCH = 500;
 const CONNECTIONS = 4;
 const BUDGET = 40_000;
+const PROFILE = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', args['cpu-prof']];
 
 /** A capture of about 1 KiB as JSON, with its own id. */
 function capture(i) {
@@ -110,7 +112,7 @@ async function httpRate(url) {
 
 async function serve(argv) {
   const port = await freePort();
-  const child = spawn(process.execPath, [LOOPCTL, 'serve', '--port', String(port), ...argv], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...PROFILE, LOOPCTL, 'serve', '--port', String(port), ...argv], { stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
     try {
