@@ -103,7 +103,8 @@ export const pgMigrations: readonly PgMigration[] = [
     // its rows in a transition table) in the transaction of every write, whoever makes it: exact after a
     // crash, and with several collectors, even ones of an older httploop. Each statement adds its delta
     // to one of 16 slot rows picked at random, so that collectors inserting at once rarely wait for each
-    // other's row lock; the totals are the sums over the slots.
+    // other's row lock (capture_totals_bump, the one upsert all three triggers use); the totals are the
+    // sums over the slots.
     //
     // The table is locked first, so that no insert commits between the initial count and the triggers.
     sql: `
@@ -116,27 +117,24 @@ export const pgMigrations: readonly PgMigration[] = [
         bytes     bigint  NOT NULL
       );
       INSERT INTO capture_totals (slot, captures, bytes) SELECT 0, COUNT(*), COALESCE(SUM(size), 0) FROM captures;
-      CREATE FUNCTION capture_totals_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
-      BEGIN
-        INSERT INTO capture_totals (slot, captures, bytes)
-          SELECT floor(random() * 16)::integer, COUNT(*), COALESCE(SUM(size), 0) FROM new_rows HAVING COUNT(*) > 0
+      CREATE FUNCTION capture_totals_bump(d_captures bigint, d_bytes bigint) RETURNS void LANGUAGE sql SET search_path FROM CURRENT AS $$
+        INSERT INTO capture_totals (slot, captures, bytes) VALUES (floor(random() * 16)::integer, d_captures, d_bytes)
           ON CONFLICT (slot) DO UPDATE SET captures = capture_totals.captures + excluded.captures,
             bytes = capture_totals.bytes + excluded.bytes;
+      $$;
+      CREATE FUNCTION capture_totals_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+      BEGIN
+        PERFORM capture_totals_bump(COUNT(*), COALESCE(SUM(size), 0)::bigint) FROM new_rows HAVING COUNT(*) > 0;
         RETURN NULL;
       END $$;
       CREATE FUNCTION capture_totals_remove() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
       BEGIN
-        INSERT INTO capture_totals (slot, captures, bytes)
-          SELECT floor(random() * 16)::integer, -COUNT(*), -COALESCE(SUM(size), 0) FROM old_rows HAVING COUNT(*) > 0
-          ON CONFLICT (slot) DO UPDATE SET captures = capture_totals.captures + excluded.captures,
-            bytes = capture_totals.bytes + excluded.bytes;
+        PERFORM capture_totals_bump(-COUNT(*), -COALESCE(SUM(size), 0)::bigint) FROM old_rows HAVING COUNT(*) > 0;
         RETURN NULL;
       END $$;
       CREATE FUNCTION capture_totals_change() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
       BEGIN
-        INSERT INTO capture_totals (slot, captures, bytes)
-          SELECT floor(random() * 16)::integer, 0, COALESCE((SELECT SUM(size) FROM new_rows), 0) - COALESCE((SELECT SUM(size) FROM old_rows), 0)
-          ON CONFLICT (slot) DO UPDATE SET bytes = capture_totals.bytes + excluded.bytes;
+        PERFORM capture_totals_bump(0, (COALESCE((SELECT SUM(size) FROM new_rows), 0) - COALESCE((SELECT SUM(size) FROM old_rows), 0))::bigint);
         RETURN NULL;
       END $$;
       CREATE TRIGGER captures_totals_insert AFTER INSERT ON captures

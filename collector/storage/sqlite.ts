@@ -45,15 +45,15 @@ export class SqliteStore implements CaptureStore {
   readonly #getById: Database.Statement;
   readonly #deleteBySeq: Database.Statement;
   readonly #deleteById: Database.Statement;
-  readonly #count: Database.Statement;
   readonly #trace: Database.Transaction<(traceId: string, limit: number) => TraceCaptures>;
   readonly #ping: Database.Statement;
   /** Plans and runs listings (sqlite-list.ts); made on the first one. */
   #lister: SqliteLister | undefined;
-  /** The statements of count(), storedBytes(), services(), prepared on first use. */
-  #totals: Database.Statement | undefined;
+  /** services(), prepared on first use. */
   #services: Database.Statement | undefined;
   readonly #addTotals: Database.Statement;
+  /** The count and stored bytes of all captures (capture_totals): count(), storedBytes() and prune. */
+  readonly #totals: Database.Statement;
   readonly #insertBatch: Database.Transaction<(records: CaptureRecord[]) => InsertResult>;
   readonly #insertCaptureRule: Database.Statement;
   readonly #rulesVersion: Database.Statement;
@@ -108,8 +108,8 @@ export class SqliteStore implements CaptureStore {
     );
     this.#deleteBySeq = this.#db.prepare('DELETE FROM captures WHERE seq = ?');
     this.#deleteById = this.#db.prepare('DELETE FROM captures WHERE id = ?');
-    // capture_totals is kept by triggers in every insert's and delete's transaction (migration 3).
-    this.#count = this.#db.prepare('SELECT captures AS n FROM capture_totals WHERE id = 1');
+    // capture_totals moves in every insert's (#addTotals) and delete's (trigger) transaction (migration 3).
+    this.#totals = this.#db.prepare('SELECT captures, bytes FROM capture_totals WHERE id = 1');
     this.#addTotals = this.#db.prepare('UPDATE capture_totals SET captures = captures + ?, bytes = bytes + ? WHERE id = 1');
     // Both through captures_trace_id (migration 1). The limit is applied before the join, so a trace
     // with very many captures (a client that sends one fixed traceparent) sorts index rows, and only
@@ -239,7 +239,7 @@ export class SqliteStore implements CaptureStore {
   }
 
   count(): number {
-    return (this.#count.get() as { n: number }).n;
+    return this.#totalsNow().captures;
   }
 
   listTapConfigs(): StoredTapConfig[] {
@@ -286,7 +286,7 @@ export class SqliteStore implements CaptureStore {
     if (policy.service !== undefined) params.service = policy.service;
     // Over all captures, the totals say at once whether a count or bytes limit is reached at all;
     // finding the cut reads as many captures as the limit keeps.
-    const overall = policy.service === undefined ? (this.#db.prepare('SELECT captures, bytes FROM capture_totals WHERE id = 1').get() as { captures: number; bytes: number }) : undefined;
+    const overall = policy.service === undefined ? this.#totalsNow() : undefined;
     // Everything at or below `cutoff` goes (count and bytes keep the newest); and whatever is too old.
     if (policy.maxCount !== undefined && !(overall && overall.captures <= policy.maxCount)) {
       const seq = this.#db
@@ -352,8 +352,11 @@ export class SqliteStore implements CaptureStore {
   }
 
   storedBytes(): number {
-    this.#totals ??= this.#db.prepare('SELECT bytes FROM capture_totals WHERE id = 1').pluck();
-    return this.#totals.get() as number;
+    return this.#totalsNow().bytes;
+  }
+
+  #totalsNow(): { captures: number; bytes: number } {
+    return this.#totals.get() as { captures: number; bytes: number };
   }
 
   ping(): boolean {
