@@ -12,9 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { nanoid } from 'nanoid';
 import pg from 'pg';
-import { PostgresStore, SqliteStore } from '../dist/collector/index.js';
+import { PostgresStore, SqliteStore, captureId } from '../dist/collector/index.js';
 import { LOOPCTL, stop } from './collector.mjs';
 import { freePort } from './free-port.mjs';
 
@@ -33,7 +32,7 @@ const PROFILE = args['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof
 function capture(i) {
   return {
     schema: 1,
-    id: nanoid(),
+    id: captureId(),
     service: `svc-${i % 8}`,
     instance: 'bench-host:1',
     startedAt: new Date(Date.UTC(2026, 11, 1) + i).toISOString(),

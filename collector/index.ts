@@ -11,4 +11,6 @@ export type { PrunePolicy, PruneOptions, PruneResult } from './storage/types.js'
 export { createLogger, type CollectorLogger, type LogLevel } from './log.js';
 export type { RetentionOptions, RetentionLimits } from './retention.js';
 export type { CaptureRecord, CaptureSummary } from '../src/capture/record.js';
+/** The id the SDK gives a capture (time-ordered, 21 characters of nanoid's alphabet), for captures made by other means. */
+export { captureId } from '../src/capture/capture-id.js';
 export { LoopError, codes } from '../src/errors.js';

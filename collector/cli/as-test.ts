@@ -38,9 +38,13 @@ export function captureJson(record: CaptureRecord): string {
   return `${JSON.stringify(record, null, 2)}\n`;
 }
 
-/** `capture-7-post-orders`: the display id and the path, readable and safe as a file name. */
+/**
+ * `capture-7-post-orders`: the display id and the path, readable and safe as a file name. Without a
+ * display id, the end of the capture id: its random part (the start encodes the time, alike for
+ * captures made close together).
+ */
 export function defaultTestName(record: CaptureRecord): string {
-  const id = record.seq !== undefined ? String(record.seq) : record.id.replace(/[^A-Za-z0-9]/g, '').slice(0, 8);
+  const id = record.seq !== undefined ? String(record.seq) : record.id.replace(/[^A-Za-z0-9]/g, '').slice(-8);
   const pathOnly = record.request.url.split('?')[0] ?? '';
   const slug = pathOnly
     .toLowerCase()

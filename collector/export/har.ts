@@ -3,7 +3,7 @@
  * `loopctl export --format har`, `loopctl import FILE.har` and the console's HAR export. No I/O here.
  */
 import { STATUS_CODES } from 'node:http';
-import { nanoid } from 'nanoid';
+import { captureId } from '../../src/capture/capture-id.js';
 import type { CaptureRecord, CapturedBody, HeaderList } from '../../src/capture/record.js';
 import { Redactor } from '../../src/capture/redact.js';
 import { LoopError, codes } from '../../src/errors.js';
@@ -286,7 +286,7 @@ function entryToCapture(entry: unknown, where: string, service: string, instance
   const contentType = (headers: HeaderList): string | undefined => headerValue(headers, 'content-type');
   const record: CaptureRecord = {
     schema: 1,
-    id: nanoid(),
+    id: captureId(),
     service,
     instance,
     startedAt: new Date(started).toISOString(),

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { nanoid } from 'nanoid';
+import { captureId } from './capture-id.js';
 import type { ExchangeView, Phase } from '../match/index.js';
 import type { ActiveRule, RuleSet } from '../match/rule-set.js';
 import { internalError } from '../debug.js';
@@ -337,7 +337,7 @@ export class Exchange implements ExchangeView, OutboundSink {
     const route = this.route ?? settings.routeOf(req);
     const record: CaptureRecord = {
       schema: 1,
-      id: nanoid(),
+      id: captureId(),
       service: settings.service,
       instance: settings.instance,
       startedAt: new Date(Date.now() - (performance.now() - this.t0)).toISOString(),

@@ -243,7 +243,7 @@ test('file names from the capture, and what the test imports for --app', () => {
   assert.equal(named(`/${'segment/'.repeat(10)}`), 'capture-3-get-segment-segment-segment-segment-segment', 'at most 40 characters of path, no dash at the end');
   assert.equal(named('/%E2%9C%93/..;/x'), 'capture-3-get-e2-9c-93-x');
   const record = sampleCapture({ id: 'V1St-GXR8_Z5jdHi6B-myT' });
-  assert.equal(defaultTestName(record), 'capture-V1StGXR8-get-root', 'no seq: the start of the nanoid, letters and digits');
+  assert.equal(defaultTestName(record), 'capture-dHi6BmyT-get-root', 'no seq: the end of the capture id (its random part), letters and digits');
 
   const dir = path.join(path.sep, 'work', 'shop', 'test');
   assert.deepEqual(
