@@ -28,6 +28,13 @@ export default defineConfig([
     format: ['esm', 'cjs'],
     dts: true,
   },
-  // The loopctl binary: run, never imported, so one format and no declarations.
-  { ...common, entry: { 'collector/cli/loopctl': 'collector/cli/loopctl.ts' }, format: ['esm'], dts: false },
+  // The loopctl binary and the SQLite store's writer thread (collector/storage/sqlite-writer.ts, which
+  // both collector bundles start from dist/collector/): run, never imported, so one format and no
+  // declarations.
+  {
+    ...common,
+    entry: { 'collector/cli/loopctl': 'collector/cli/loopctl.ts', 'collector/sqlite-writer': 'collector/storage/sqlite-writer.ts' },
+    format: ['esm'],
+    dts: false,
+  },
 ]);

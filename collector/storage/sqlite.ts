@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
 import { asSeq, listedValues, storedJson, toAgent, toSummary, type AgentRow } from './capture-fields.js';
 import { SqliteLister } from './sqlite-list.js';
 import { migrate } from './sqlite-migrations.js';
+import { createGroupInsert, type WriterAnswer, type WriterBatch } from './sqlite-insert.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
 import type {
   AgentState,
@@ -21,6 +24,29 @@ import type {
 
 export { pathOf } from './capture-fields.js';
 
+/**
+ * The writer thread's module: built next to the bundles (dist/collector/sqlite-writer.js, for
+ * dist/collector/index.* and dist/collector/cli/loopctl.js), or the source beside this file when run
+ * from source (tsx, whose loader the thread inherits).
+ */
+const WRITER = ((): URL => {
+  const candidates = ['./sqlite-writer.js', '../sqlite-writer.js', './sqlite-writer.ts'].map((c) => new URL(c, import.meta.url));
+  return candidates.find((url) => existsSync(url)) ?? candidates[0]!;
+})();
+
+function storageError(file: string, why: string): LoopError {
+  return new LoopError(codes.STORAGE, `cannot store captures in ${file}: ${why}`);
+}
+
+function startWriterThread(workerData: unknown): Worker {
+  if (!WRITER.pathname.endsWith('.ts')) return new Worker(WRITER, { workerData });
+  // From source (the tests, under tsx): Node 20 does not apply `--import` hooks to a worker's entry
+  // module (nodejs/node#47747, fixed in 22), so the thread imports the source through tsx's API.
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(WRITER.href)}, ${JSON.stringify(WRITER.href)}));`;
+  return new Worker(code, { eval: true, workerData });
+}
+
 /** Options for {@link SqliteStore}. */
 export interface SqliteStoreOptions {
   /** How long a write waits for another connection's lock before failing, in ms. Default 5000. */
@@ -32,15 +58,14 @@ const SUMMARY_COLUMNS =
   'seq, id, service, instance, started_at, duration_ms, method, url, status, destination, route, trace_id, aborted, error';
 
 /**
- * The embedded store: one SQLite file (better-sqlite3, WAL). Calls are synchronous; every write is one
- * transaction that has committed (`synchronous=FULL`) when the call returns.
+ * The embedded store: one SQLite file (better-sqlite3, WAL). Reads and the other writes are synchronous
+ * calls on this thread; captures are written by a thread of their own (sqlite-writer.ts) on a second
+ * connection, so that the wait for the disk on every commit leaves this thread free to take the next
+ * batches. Every write has committed (`synchronous=FULL`) when its call returns or its promise resolves.
  */
 export class SqliteStore implements CaptureStore {
   readonly file: string;
   readonly #db: Database.Database;
-  readonly #insertCapture: Database.Statement;
-  readonly #insertRecord: Database.Statement;
-  readonly #existing: Database.Statement;
   readonly #getBySeq: Database.Statement;
   readonly #getById: Database.Statement;
   readonly #deleteBySeq: Database.Statement;
@@ -51,11 +76,17 @@ export class SqliteStore implements CaptureStore {
   #lister: SqliteLister | undefined;
   /** services(), prepared on first use. */
   #services: Database.Statement | undefined;
-  readonly #addTotals: Database.Statement;
   /** The count and stored bytes of all captures (capture_totals): count(), storedBytes() and prune. */
   readonly #totals: Database.Statement;
-  readonly #insertBatch: Database.Transaction<(records: CaptureRecord[]) => InsertResult>;
-  readonly #insertCaptureRule: Database.Statement;
+  readonly #busyTimeoutMs: number;
+  /** The capture writer (sqlite-writer.ts), started on the first insert and again after it failed. */
+  #writer: Worker | undefined;
+  /** For an in-memory database, which no other connection sees: inserts on this connection instead. */
+  readonly #inline: ((group: WriterBatch[]) => WriterAnswer[]) | undefined;
+  /** Inserts sent to the writer and not answered yet, by batch id. */
+  readonly #pending = new Map<number, { resolve: (result: InsertResult) => void; reject: (err: Error) => void }>();
+  #nextBatch = 1;
+  #closed: Promise<void> | undefined;
   readonly #rulesVersion: Database.Statement;
   readonly #bumpVersion: Database.Statement;
   readonly #listTapConfigs: Database.Statement;
@@ -91,15 +122,8 @@ export class SqliteStore implements CaptureStore {
       });
     }
 
-    this.#insertCapture = this.#db.prepare(`INSERT INTO captures
-      (id, service, instance, started_at, duration_ms, method, path, url, status, destination, route,
-       trace_id, aborted, error, size, received_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    // Looked up first rather than INSERT OR IGNORE: an ignored insert still uses up an AUTOINCREMENT
-    // value, and display ids should stay 1, 2, 3 when batches are retried. One lookup per batch (the
-    // ids as a JSON array), not one statement per capture.
-    this.#existing = this.#db.prepare('SELECT id FROM captures WHERE id IN (SELECT value FROM json_each(?))').pluck();
-    this.#insertRecord = this.#db.prepare('INSERT INTO capture_records (seq, record) VALUES (?, ?)');
+    this.#busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
+    this.#inline = file === ':memory:' || file === '' ? createGroupInsert(this.#db) : undefined;
     this.#getBySeq = this.#db.prepare(
       'SELECT r.seq AS seq, r.record AS record FROM capture_records r WHERE r.seq = ?',
     );
@@ -108,9 +132,8 @@ export class SqliteStore implements CaptureStore {
     );
     this.#deleteBySeq = this.#db.prepare('DELETE FROM captures WHERE seq = ?');
     this.#deleteById = this.#db.prepare('DELETE FROM captures WHERE id = ?');
-    // capture_totals moves in every insert's (#addTotals) and delete's (trigger) transaction (migration 3).
+    // capture_totals moves in every insert's (sqlite-writer.ts) and delete's (trigger) transaction (migration 3).
     this.#totals = this.#db.prepare('SELECT captures, bytes FROM capture_totals WHERE id = 1');
-    this.#addTotals = this.#db.prepare('UPDATE capture_totals SET captures = captures + ?, bytes = bytes + ? WHERE id = 1');
     // Both through captures_trace_id (migration 1). The limit is applied before the join, so a trace
     // with very many captures (a client that sends one fixed traceparent) sorts index rows, and only
     // the kept records are read.
@@ -128,7 +151,6 @@ export class SqliteStore implements CaptureStore {
     });
     this.#ping = this.#db.prepare('SELECT 1 AS ok');
 
-    this.#insertCaptureRule = this.#db.prepare('INSERT INTO capture_rules (rule, seq) VALUES (?, ?)');
     this.#rulesVersion = this.#db.prepare('SELECT version FROM rules_version WHERE id = 1').pluck();
     this.#bumpVersion = this.#db.prepare('UPDATE rules_version SET version = version + 1 WHERE id = 1 RETURNING version').pluck();
     this.#listTapConfigs = this.#db.prepare(
@@ -180,39 +202,70 @@ export class SqliteStore implements CaptureStore {
       return this.#bumpVersion.get() as number;
     });
 
-    this.#insertBatch = this.#db.transaction((records: CaptureRecord[]): InsertResult => {
-      let inserted = 0;
-      let duplicates = 0;
-      let bytes = 0;
-      const receivedAt = Date.now();
-      // Stored ids, and those of this batch once inserted: a second copy in one batch is a duplicate too.
-      const seen = new Set(this.#existing.all(JSON.stringify(records.map((r) => r.id))) as string[]);
-      for (const record of records) {
-        if (seen.has(record.id)) {
-          duplicates++;
-          continue;
-        }
-        seen.add(record.id);
-        const json = storedJson(record);
-        const size = Buffer.byteLength(json);
-        bytes += size;
-        const { lastInsertRowid: seq } = this.#insertCapture.run(...listedValues(record, size), receivedAt);
-        this.#insertRecord.run(seq, json);
-        const rules = record.rules;
-        if (rules !== undefined && rules.length === 1) this.#insertCaptureRule.run(rules[0], seq);
-        else if (rules !== undefined) for (const rule of new Set(rules)) this.#insertCaptureRule.run(rule, seq);
-        inserted++;
+  }
+
+  /**
+   * Stores a batch: resolves once its transaction has committed (`synchronous=FULL`), with how many
+   * were new and how many were already stored (same capture id). The records are serialized here and
+   * written by the writer thread (sqlite-writer.ts), which may commit several batches in one
+   * transaction; each is answered with its own counts.
+   */
+  insert(records: CaptureRecord[]): Promise<InsertResult> {
+    if (this.#closed !== undefined) return Promise.reject(new LoopError(codes.STORAGE, `the store ${this.file} is closed`));
+    if (records.length === 0) return Promise.resolve({ inserted: 0, duplicates: 0 });
+    const batch: WriterBatch = { id: this.#nextBatch++, ids: [], listed: [], json: [], rules: [], sizes: [] };
+    for (const record of records) {
+      const json = storedJson(record);
+      const size = Buffer.byteLength(json);
+      batch.ids.push(record.id);
+      batch.listed.push(listedValues(record, size));
+      batch.json.push(json);
+      batch.sizes.push(size);
+      const rules = record.rules;
+      batch.rules.push(rules === undefined || rules.length === 0 ? null : rules.length === 1 ? [rules[0]!] : [...new Set(rules)]);
+    }
+    if (this.#inline !== undefined) {
+      try {
+        const answer = this.#inline([batch])[0] as InsertResult;
+        return Promise.resolve({ inserted: answer.inserted, duplicates: answer.duplicates });
+      } catch (err) {
+        return Promise.reject(storageError(this.file, (err as Error).message));
       }
-      // The totals (count, stored bytes) move in the same transaction; deletes move them by trigger.
-      if (inserted > 0) this.#addTotals.run(inserted, bytes);
-      return { inserted, duplicates };
+    }
+    return new Promise<InsertResult>((resolve, reject) => {
+      const writer = this.#writerNow();
+      if (this.#pending.size === 0) writer.ref();
+      this.#pending.set(batch.id, { resolve, reject });
+      writer.postMessage(batch);
     });
   }
 
-  insert(records: CaptureRecord[]): InsertResult {
-    // IMMEDIATE takes the write lock up front, so a concurrent writer waits (busy_timeout) instead of
-    // failing half-way with SQLITE_BUSY on lock upgrade.
-    return this.#insertBatch.immediate(records);
+  /** The writer thread, started when there is none (the first insert, or after it failed). */
+  #writerNow(): Worker {
+    if (this.#writer !== undefined) return this.#writer;
+    const writer = startWriterThread({ httploopSqliteWriter: { file: this.file, busyTimeoutMs: this.#busyTimeoutMs } });
+    writer.unref(); // ref'd only while an insert waits: an idle store never keeps a process alive
+    writer.on('message', (answer: WriterAnswer) => {
+      const waiting = this.#pending.get(answer.id);
+      if (waiting === undefined) return;
+      this.#pending.delete(answer.id);
+      if (this.#pending.size === 0 && this.#closed === undefined) writer.unref();
+      if ('error' in answer) waiting.reject(storageError(this.file, answer.error));
+      else waiting.resolve({ inserted: answer.inserted, duplicates: answer.duplicates });
+    });
+    // A writer that could not open the database, or died: what it held fails (the senders retry), and
+    // the next insert starts another.
+    const gone = (why: string): void => {
+      if (this.#writer !== writer) return;
+      this.#writer = undefined;
+      const failed = [...this.#pending.values()];
+      this.#pending.clear();
+      for (const waiting of failed) waiting.reject(storageError(this.file, why));
+    };
+    writer.on('error', (err) => gone(err.message));
+    writer.on('exit', (code) => gone(`the writer thread exited (${code})`));
+    this.#writer = writer;
+    return writer;
   }
 
   list(filter: CaptureFilter = {}): CaptureSummary[] {
@@ -367,8 +420,21 @@ export class SqliteStore implements CaptureStore {
     }
   }
 
-  close(): void {
-    if (this.#db.open) this.#db.close();
+  /** Waits for the inserts under way (each commits or fails), stops the writer, closes the database. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      const writer = this.#writer;
+      if (writer !== undefined) {
+        writer.ref();
+        // The writer closes its connection and exits once every batch it was sent is answered.
+        await new Promise<void>((resolve) => {
+          writer.once('exit', () => resolve());
+          writer.postMessage('close');
+        });
+      }
+      if (this.#db.open) this.#db.close();
+    })();
+    return this.#closed;
   }
 }
 

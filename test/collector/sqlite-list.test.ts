@@ -63,7 +63,7 @@ test('every filter combination lists the newest matches, whichever index answers
         response: { status },
       });
     });
-    store.insert(records);
+    await store.insert(records);
     for (const r of records) {
       stored.push({
         seq: stored.length + 1,

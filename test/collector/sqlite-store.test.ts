@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -13,8 +14,8 @@ test('reopening an existing file keeps data and does not re-run migrations', asy
   const file = path.join(await tempDir(t), 'loop.db');
   const first = new SqliteStore(file);
   const record = sampleCapture();
-  first.insert([record]);
-  first.close();
+  await first.insert([record]);
+  await first.close();
 
   const second = new SqliteStore(file);
   t.after(() => second.close());
@@ -79,7 +80,7 @@ test('a database of schema 2 with captures is migrated: the totals count them, t
   assert.deepEqual(store.services(), ['payments', 'web']);
   assert.deepEqual(store.list({ service: 'payments', status: { min: 500, max: 599 }, path: '/pay', limit: 5 }).map((c) => c.id), [records[1]!.id]);
   const added = sampleCapture();
-  store.insert([added]);
+  await store.insert([added]);
   assert.equal(store.delete(1), true);
   assert.equal(store.count(), 2);
   assert.equal(store.storedBytes(), bytes(records[1]!) + bytes(added));
@@ -118,4 +119,126 @@ test('an unopenable path is a coded storage error', async (t) => {
     assert.match(err.message, /^cannot open the database .*missing\/loop\.db: /);
     return true;
   });
+});
+
+// Captures are written by a thread of the store's own (sqlite-writer.ts), several batches to a
+// transaction when they arrive together. Each insert must still answer for itself.
+
+test('batches sent together are answered each with its own counts; a repeat in a later batch is a duplicate', async (t) => {
+  const file = path.join(await tempDir(t), 'loop.db');
+  const store = new SqliteStore(file);
+  t.after(() => store.close());
+  const batches = Array.from({ length: 12 }, () => Array.from({ length: 40 }, () => sampleCapture()));
+  // Batch k also carries the first capture of batch k - 1: 11 duplicates in all, one per later batch.
+  const sent = batches.map((batch, k) => (k === 0 ? batch : [...batch, batches[k - 1]![0]!]));
+  const results = await Promise.all(sent.map((batch) => store.insert(batch)));
+  assert.deepEqual(results, sent.map((_, k) => ({ inserted: 40, duplicates: k === 0 ? 0 : 1 })));
+  assert.equal(store.count(), 480);
+  const seqs = store.list({ limit: 1000 }).map((c) => c.seq).sort((a, b) => a - b);
+  assert.deepEqual(seqs, Array.from({ length: 480 }, (_, i) => i + 1), 'display ids unique and dense');
+  // In order within each batch, batches in the order they were sent.
+  for (const [k, batch] of batches.entries()) assert.equal(store.get(batch[0]!.id)?.seq, k * 40 + 1);
+  const bytes = batches.flat().reduce((sum, r) => sum + Buffer.byteLength(JSON.stringify(r)), 0);
+  assert.equal(store.storedBytes(), bytes);
+});
+
+test('a batch the database refuses fails alone: the batches committed with it are stored', async (t) => {
+  const file = path.join(await tempDir(t), 'loop.db');
+  const store = new SqliteStore(file);
+  t.after(() => store.close());
+  // service is NOT NULL: a record that slipped past validation, as a direct caller could send it.
+  const bad = sampleCapture({ service: null as unknown as string });
+  const good = [[sampleCapture()], [sampleCapture(), sampleCapture()], [sampleCapture()]];
+  const outcomes = await Promise.allSettled([store.insert(good[0]!), store.insert([sampleCapture(), bad]), store.insert(good[1]!), store.insert(good[2]!)]);
+  assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  const refused = (outcomes[1] as PromiseRejectedResult).reason;
+  assert.equal(refused.code, codes.STORAGE);
+  assert.match(refused.message, /^cannot store captures in .*loop\.db: NOT NULL constraint failed: captures\.service$/);
+  assert.equal(store.count(), 4, 'the refused batch left nothing behind, the others are all there');
+  for (const record of good.flat()) assert.ok(store.get(record.id));
+  // The writer goes on.
+  assert.deepEqual(await store.insert([sampleCapture()]), { inserted: 1, duplicates: 0 });
+});
+
+test('close waits for the inserts under way; inserts after it are refused', async (t) => {
+  const file = path.join(await tempDir(t), 'loop.db');
+  const store = new SqliteStore(file);
+  const batches = Array.from({ length: 8 }, () => Array.from({ length: 100 }, () => sampleCapture()));
+  const inserts = batches.map((batch) => store.insert(batch));
+  const closed = store.close();
+  await assert.rejects(store.insert([sampleCapture()]), { code: codes.STORAGE, message: `the store ${file} is closed` });
+  assert.deepEqual(await Promise.all(inserts), batches.map(() => ({ inserted: 100, duplicates: 0 })));
+  await closed;
+  const reopened = new SqliteStore(file);
+  t.after(() => reopened.close());
+  assert.equal(reopened.count(), 800);
+  const raw = new Database(file, { readonly: true });
+  t.after(() => raw.close());
+  assert.equal(raw.pragma('integrity_check', { simple: true }), 'ok');
+});
+
+test('a store that is not closed does not keep the process alive once its inserts are answered', async (t) => {
+  const dir = await tempDir(t);
+  const script = [
+    `import { SqliteStore } from ${JSON.stringify(new URL('../../collector/index.ts', import.meta.url).href)};`,
+    `const store = new SqliteStore(${JSON.stringify(path.join(dir, 'loop.db'))});`,
+    `const result = await store.insert([{ schema: 1, id: 'left-open-1', service: 'web', instance: 'h:1', startedAt: new Date(0).toISOString(), durationMs: 1,`,
+    `  request: { method: 'GET', url: '/', httpVersion: '1.1', headers: [], body: null }, response: { status: 500, headers: [], body: null, aborted: false } }]);`,
+    'console.log(JSON.stringify(result));',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise((resolve) => child.once('exit', (c, signal) => resolve(signal ?? c)));
+  clearTimeout(timer);
+  assert.equal(code, 0, err);
+  assert.deepEqual(JSON.parse(out), { inserted: 1, duplicates: 0 });
+});
+
+test('a write of the store’s own is not held up by the writer’s whole queue', async (t) => {
+  const file = path.join(await tempDir(t), 'loop.db');
+  const store = new SqliteStore(file);
+  t.after(() => store.close());
+  const batches = Array.from({ length: 60 }, () => Array.from({ length: 500 }, () => sampleCapture()));
+  // 30 000 captures queued for the writer at once (it takes up to 5 000 per transaction), then a write
+  // on this thread, which waits for the lock in busy_timeout, blocking this thread: it must find the
+  // lock free between two of the writer's transactions, not only once the whole queue is written
+  // (measured: after 6 000-7 500 captures).
+  await store.insert([sampleCapture()]); // the writer thread is up
+  const inserts = batches.map((batch) => store.insert(batch));
+  store.recordAgent({ service: 'web', instance: 'h:1', version: 1, source: 'collector', seenAt: Date.now() });
+  const storedWhenWritten = store.count();
+  assert.ok(storedWhenWritten < 30_001, `the write waited for all ${storedWhenWritten} captures`);
+  assert.deepEqual(await Promise.all(inserts), batches.map(() => ({ inserted: 500, duplicates: 0 })));
+  assert.equal(store.count(), 30_001);
+  assert.equal(store.listAgents(0).length, 1);
+});
+
+test('under ingest at full speed, the store’s own writes (prune, delete, agents) get the lock', async (t) => {
+  const file = path.join(await tempDir(t), 'loop.db');
+  const store = new SqliteStore(file);
+  t.after(() => store.close());
+  let ingesting = true;
+  let inserted = 0;
+  const loops = Array.from({ length: 6 }, async () => {
+    while (ingesting) inserted += (await store.insert(Array.from({ length: 300 }, () => sampleCapture()))).inserted;
+  });
+  try {
+    let writes = 0;
+    for (const deadline = Date.now() + 2500; Date.now() < deadline; writes++) {
+      await store.prune({ maxCount: 2000 });
+      store.recordAgent({ service: 'web', instance: `h:${writes}`, version: writes, source: 'collector', seenAt: Date.now() });
+      const newest = store.list({ limit: 1 })[0];
+      if (newest !== undefined) store.delete(newest.seq);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(writes >= 5, `only ${writes} rounds of writes`);
+  } finally {
+    ingesting = false;
+    await Promise.all(loops);
+  }
+  assert.ok(inserted >= 3000, `ingest went on: ${inserted} captures`);
 });
