@@ -100,7 +100,7 @@ export const migrations: readonly Migration[] = [
     // `capture_totals` keeps the count and stored bytes of all captures, so /metrics reads one row
     // instead of summing a million on every scrape, always in the transaction of the change, so it is
     // exact after a crash too. Deletes (one, prune, anything else) move it by trigger; inserts, by one
-    // UPDATE per transaction in the capture writer (sqlite-writer.ts): a row trigger on insert halved the insert rate.
+    // UPDATE per transaction of the capture writer (sqlite-insert.ts): a row trigger on insert halved the insert rate.
     sql: `
       CREATE INDEX captures_service_status_path ON captures(service, status, path);
       CREATE INDEX captures_status_path         ON captures(status, path);

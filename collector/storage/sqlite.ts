@@ -27,7 +27,7 @@ export { pathOf } from './capture-fields.js';
 /**
  * The writer thread's module: built next to the bundles (dist/collector/sqlite-writer.js, for
  * dist/collector/index.* and dist/collector/cli/loopctl.js), or the source beside this file when run
- * from source (tsx, whose loader the thread inherits).
+ * from source (through tsx's API: see startWriterThread).
  */
 const WRITER = ((): URL => {
   const candidates = ['./sqlite-writer.js', '../sqlite-writer.js', './sqlite-writer.ts'].map((c) => new URL(c, import.meta.url));
@@ -132,7 +132,7 @@ export class SqliteStore implements CaptureStore {
     );
     this.#deleteBySeq = this.#db.prepare('DELETE FROM captures WHERE seq = ?');
     this.#deleteById = this.#db.prepare('DELETE FROM captures WHERE id = ?');
-    // capture_totals moves in every insert's (sqlite-writer.ts) and delete's (trigger) transaction (migration 3).
+    // capture_totals moves in every insert's (sqlite-insert.ts) and delete's (trigger) transaction (migration 3).
     this.#totals = this.#db.prepare('SELECT captures, bytes FROM capture_totals WHERE id = 1');
     // Both through captures_trace_id (migration 1). The limit is applied before the join, so a trace
     // with very many captures (a client that sends one fixed traceparent) sorts index rows, and only

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -241,4 +242,22 @@ test('under ingest at full speed, the store’s own writes (prune, delete, agent
     await Promise.all(loops);
   }
   assert.ok(inserted >= 3000, `ingest went on: ${inserted} captures`);
+});
+
+test('a writer that cannot open the database fails the inserts it was given, coded, and the next insert tries again', async (t) => {
+  const dir = path.join(await tempDir(t), 'gone');
+  await mkdir(dir);
+  const file = path.join(dir, 'loop.db');
+  const store = new SqliteStore(file);
+  t.after(() => store.close());
+  // The store's own connection keeps the file open; the writer, started by the first insert, opens the path.
+  await rm(dir, { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    await assert.rejects(store.insert([sampleCapture()]), (err: any) => {
+      assert.equal(err.code, codes.STORAGE);
+      assert.match(err.message, /^cannot store captures in .*gone\/loop\.db: /);
+      return true;
+    });
+  }
+  assert.equal(store.count(), 0);
 });
