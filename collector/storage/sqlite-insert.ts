@@ -21,6 +21,18 @@ export interface WriterBatch {
 
 export type WriterAnswer = { id: number; inserted: number; duplicates: number } | { id: number; error: string };
 
+/**
+ * What every connection of the store runs with, the store's own and the writer's: WAL, a commit that
+ * has reached the disk before it returns (`synchronous=FULL`: acknowledged means committed), a wait
+ * for another connection's write lock, and foreign keys.
+ */
+export function configureConnection(db: Database.Database, busyTimeoutMs: number): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma(`busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
+  db.pragma('foreign_keys = ON');
+}
+
 const INSERT_CAPTURE = `INSERT INTO captures
   (id, service, instance, started_at, duration_ms, method, path, url, status, destination, route,
    trace_id, aborted, error, size, received_at)

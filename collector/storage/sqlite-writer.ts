@@ -10,7 +10,7 @@
 // committed.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { createGroupInsert, type WriterAnswer, type WriterBatch } from './sqlite-insert.js';
+import { configureConnection, createGroupInsert, type WriterAnswer, type WriterBatch } from './sqlite-insert.js';
 
 export interface WriterOptions {
   file: string;
@@ -22,10 +22,7 @@ const MAX_GROUP_CAPTURES = 5000;
 
 function startWriter(options: WriterOptions, port: NonNullable<typeof parentPort>): void {
   const db = new Database(options.file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs)}`);
-  db.pragma('foreign_keys = ON');
+  configureConnection(db, options.busyTimeoutMs);
   const insertGroup = createGroupInsert(db);
   const failed = (batch: WriterBatch, err: unknown): WriterAnswer => ({ id: batch.id, error: (err as Error).message ?? String(err) });
 

@@ -6,7 +6,7 @@ import { LoopError, codes } from '../../src/errors.js';
 import { asSeq, listedValues, storedJson, toAgent, toSummary, type AgentRow } from './capture-fields.js';
 import { SqliteLister } from './sqlite-list.js';
 import { migrate } from './sqlite-migrations.js';
-import { createGroupInsert, type WriterAnswer, type WriterBatch } from './sqlite-insert.js';
+import { configureConnection, createGroupInsert, type WriterAnswer, type WriterBatch } from './sqlite-insert.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
 import type {
   AgentState,
@@ -101,6 +101,7 @@ export class SqliteStore implements CaptureStore {
 
   constructor(file: string, options: SqliteStoreOptions = {}) {
     this.file = file;
+    this.#busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
     try {
       this.#db = new Database(file);
     } catch (err) {
@@ -109,10 +110,7 @@ export class SqliteStore implements CaptureStore {
       });
     }
     try {
-      this.#db.pragma('journal_mode = WAL');
-      this.#db.pragma('synchronous = FULL');
-      this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-      this.#db.pragma('foreign_keys = ON');
+      configureConnection(this.#db, this.#busyTimeoutMs);
       migrate(this.#db, file);
     } catch (err) {
       this.#db.close();
@@ -122,7 +120,6 @@ export class SqliteStore implements CaptureStore {
       });
     }
 
-    this.#busyTimeoutMs = Math.trunc(options.busyTimeoutMs ?? 5000);
     this.#inline = file === ':memory:' || file === '' ? createGroupInsert(this.#db) : undefined;
     this.#getBySeq = this.#db.prepare(
       'SELECT r.seq AS seq, r.record AS record FROM capture_records r WHERE r.seq = ?',
