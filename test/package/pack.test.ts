@@ -114,7 +114,15 @@ const mw = esm.loop({ service: 'consumer', enabled: false });
 const c = collector.createCollector({ db: ${JSON.stringify(db)} });
 const { port } = await c.listen(0, '127.0.0.1');
 const health = await fetch('http://127.0.0.1:' + port + '/healthz');
+// Captures are written by the store's writer thread, a file of its own in dist/: found from the
+// packed ESM bundle (through the collector) and the CommonJS one (a store used directly).
+const capture = (id) => ({ schema: 1, id, service: 'consumer', instance: 'h:1', startedAt: new Date().toISOString(), durationMs: 1, destination: 'web:80',
+  request: { method: 'GET', url: '/', httpVersion: '1.1', headers: [], body: null }, response: { status: 500, headers: [], body: null, aborted: false } });
+const ingested = await (await fetch('http://127.0.0.1:' + port + '/v1/captures', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ captures: [capture('consumer-esm')] }) })).json();
 await c.close();
+const cjsStore = new collectorCjs.SqliteStore(${JSON.stringify(db)} + '.cjs');
+const cjsInserted = await cjsStore.insert([capture('consumer-cjs')]);
+await cjsStore.close();
 console.log(JSON.stringify({
   esm: shape(esm, ['loop', 'LoopError', 'codes']),
   cjs: shape(cjs, ['loop', 'LoopError', 'codes']),
@@ -129,6 +137,8 @@ console.log(JSON.stringify({
   collector: shape(collector, ['createCollector', 'startCollector']),
   collectorCjs: shape(collectorCjs, ['createCollector', 'startCollector']),
   collectorHealth: health.status,
+  ingested,
+  cjsInserted,
 }));
 `,
   );
@@ -149,6 +159,8 @@ console.log(JSON.stringify({
     collector: { createCollector: 'function', startCollector: 'function' },
     collectorCjs: { createCollector: 'function', startCollector: 'function' },
     collectorHealth: 200,
+    ingested: { inserted: 1, duplicates: 0 },
+    cjsInserted: { inserted: 1, duplicates: 0 },
   });
 
   const help = await run(process.execPath, [path.join(pkgDir, 'dist', 'collector', 'cli', 'loopctl.js'), '--help'], project);
