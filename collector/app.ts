@@ -15,6 +15,7 @@ import { createRuleHandlers } from './rules-api.js';
 import type { CaptureStore } from './storage/types.js';
 import { createTraceHandler } from './trace-api.js';
 import { validateBatch } from './validate-capture.js';
+import { parseIngestBody } from './ingest-body.js';
 import { createConsole } from './web/routes.js';
 
 export interface AppOptions {
@@ -32,7 +33,6 @@ export interface AppOptions {
 }
 
 // JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not stored as U+FFFD.
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
 
@@ -69,21 +69,11 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
     }
     try {
       let records;
+      let json: string[] | undefined;
       try {
-        const bytes = await readBody(req, maxBodyBytes, { onKeep: ticket.take });
-        let text: string;
-        try {
-          text = utf8.decode(bytes);
-        } catch {
-          throw new HttpError(400, codes.BAD_REQUEST, 'request body is not valid UTF-8');
-        }
-        let body: unknown;
-        try {
-          body = JSON.parse(text);
-        } catch (err) {
-          throw new HttpError(400, codes.BAD_REQUEST, `request body is not valid JSON: ${(err as Error).message}`);
-        }
-        records = validateBatch(body);
+        const parsed = parseIngestBody(await readBody(req, maxBodyBytes, { onKeep: ticket.take }));
+        records = validateBatch(parsed.body);
+        json = parsed.json;
       } catch (err) {
         if (err instanceof HttpError) {
           metrics.reject(rejectReason(err));
@@ -92,7 +82,7 @@ export function createApp(options: AppOptions): { handler: RequestListener; metr
         throw err;
       }
       // Answered only after the store has committed: a 200 means the batch is durable.
-      const result = await store.insert(records);
+      const result = await store.insert(records, json);
       metrics.ingested += result.inserted;
       metrics.duplicates += result.duplicates;
       if (result.inserted > 0) web.events.announce(records);

@@ -20,6 +20,16 @@ export function storedJson(record: CaptureRecord): string {
 }
 
 /**
+ * What a store keeps for a record that came with its own JSON text (`received`, cut from the ingest
+ * body: ingest-body.ts): that text, which spares serializing the record again, when it is what
+ * storedJson would store: no display id in it, and on one line (PostgreSQL's insert joins records
+ * with newlines). Otherwise storedJson(record).
+ */
+export function storedJsonOf(record: CaptureRecord, received: string | undefined): string {
+  return received !== undefined && record.seq === undefined && !received.includes('\n') ? received : storedJson(record);
+}
+
+/**
  * The listed fields of a capture, in the column order both stores insert them (id, service, instance,
  * started_at, duration_ms, method, path, url, status, destination, route, trace_id, aborted as 0/1,
  * error, size): derived in one place so that SQLite and PostgreSQL list the same values.

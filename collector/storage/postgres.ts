@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
-import { asSeq, listedValues, storedJson, toAgent, toSummary, type SummaryRow } from './capture-fields.js';
+import { asSeq, listedValues, storedJsonOf, toAgent, toSummary, type SummaryRow } from './capture-fields.js';
 import { migratePg } from './postgres-migrations.js';
 import type {
   AgentState,
@@ -167,22 +167,25 @@ export class PostgresStore implements CaptureStore {
     }
   }
 
-  async insert(records: CaptureRecord[]): Promise<InsertResult> {
+  async insert(records: CaptureRecord[], received?: readonly string[]): Promise<InsertResult> {
     // A duplicate inside one batch is acknowledged like a retried one: the first copy is kept.
-    const byId = new Map<string, CaptureRecord>();
-    for (const record of records) if (!byId.has(record.id)) byId.set(record.id, record);
+    const byId = new Map<string, number>();
+    records.forEach((record, i) => {
+      if (!byId.has(record.id)) byId.set(record.id, i);
+    });
     const fresh = [...byId.values()];
     if (fresh.length === 0) return { inserted: 0, duplicates: records.length };
     const jsonById = new Map<string, string>();
     const rulesById = new Map<string, string[]>();
     const columns: unknown[][] = Array.from({ length: 15 }, () => []);
-    for (const record of fresh) {
-      const json = storedJson(record);
+    for (const i of fresh) {
+      const record = records[i]!;
+      const json = storedJsonOf(record, received?.[i]);
       jsonById.set(record.id, json);
       rulesById.set(record.id, [...new Set(record.rules)]);
       const values = listedValues(record, Buffer.byteLength(json));
       // PostgreSQL text cannot hold NUL; the record (JSON, where NUL is escaped) keeps the real value.
-      values.forEach((value, i) => columns[i]!.push(typeof value === 'string' ? withoutNul(value) : value));
+      values.forEach((value, c) => columns[c]!.push(typeof value === 'string' ? withoutNul(value) : value));
     }
     for (let attempt = 1; ; attempt++) {
       try {

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
-import { asSeq, listedValues, storedJson, toAgent, toSummary, type AgentRow } from './capture-fields.js';
+import { asSeq, listedValues, storedJsonOf, toAgent, toSummary, type AgentRow } from './capture-fields.js';
 import { SqliteLister } from './sqlite-list.js';
 import { migrate } from './sqlite-migrations.js';
 import { configureConnection, createGroupInsert, type WriterAnswer, type WriterBatch } from './sqlite-insert.js';
@@ -207,16 +207,17 @@ export class SqliteStore implements CaptureStore {
    * written by the writer thread (sqlite-writer.ts), which may commit several batches in one
    * transaction; each is answered with its own counts.
    */
-  insert(records: CaptureRecord[]): Promise<InsertResult> {
+  insert(records: CaptureRecord[], json?: readonly string[]): Promise<InsertResult> {
     if (this.#closed !== undefined) return Promise.reject(new LoopError(codes.STORAGE, `the store ${this.file} is closed`));
     if (records.length === 0) return Promise.resolve({ inserted: 0, duplicates: 0 });
     const batch: WriterBatch = { id: this.#nextBatch++, ids: [], listed: [], json: [], rules: [], sizes: [] };
-    for (const record of records) {
-      const json = storedJson(record);
-      const size = Buffer.byteLength(json);
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const stored = storedJsonOf(record, json?.[i]);
+      const size = Buffer.byteLength(stored);
       batch.ids.push(record.id);
       batch.listed.push(listedValues(record, size));
-      batch.json.push(json);
+      batch.json.push(stored);
       batch.sizes.push(size);
       const rules = record.rules;
       batch.rules.push(rules === undefined || rules.length === 0 ? null : rules.length === 1 ? [rules[0]!] : [...new Set(rules)]);

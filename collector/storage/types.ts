@@ -106,8 +106,12 @@ export interface PruneResult {
  * callers await.
  */
 export interface CaptureStore {
-  /** Stores a batch in one transaction; resolves only after commit. Idempotent on `record.id`. */
-  insert(records: CaptureRecord[]): Promise<InsertResult> | InsertResult;
+  /**
+   * Stores a batch in one transaction; resolves only after commit. Idempotent on `record.id`.
+   * `json[i]`, when given, is `records[i]`'s JSON text as received (the ingest body's own): the store
+   * keeps it rather than serializing the record again, where it is the same JSON (storedJsonOf).
+   */
+  insert(records: CaptureRecord[], json?: readonly string[]): Promise<InsertResult> | InsertResult;
   /** Summaries in table order. */
   list(filter: CaptureFilter): Promise<CaptureSummary[]> | CaptureSummary[];
   /** By display id (`seq`, a small integer) or by capture id (nanoid). */
