@@ -5,6 +5,7 @@ import { filterFromQuery } from './filter-params.js';
 import { createTokenCheck } from './http/auth.js';
 import { HttpError, sendError, sendJson } from './http/http-error.js';
 import { IngestBudget } from './http/ingest-budget.js';
+import { parseIngestBody } from './ingest-body.js';
 import { readBody } from './http/read-body.js';
 import { CollectorMetrics, type RejectReason } from './metrics.js';
 import { RuleWatch } from './rule-watch.js';
@@ -15,7 +16,6 @@ import { createRuleHandlers } from './rules-api.js';
 import type { CaptureStore } from './storage/types.js';
 import { createTraceHandler } from './trace-api.js';
 import { validateBatch } from './validate-capture.js';
-import { parseIngestBody } from './ingest-body.js';
 import { createConsole } from './web/routes.js';
 
 export interface AppOptions {
@@ -31,8 +31,6 @@ export interface AppOptions {
   /** Destinations server-side replay may reach (`--replay-allow`); none turns it off. */
   replayAllow?: readonly AllowEntry[];
 }
-
-// JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not stored as U+FFFD.
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, params: string[]) => Promise<void>;
 

@@ -13,6 +13,7 @@ export interface IngestBody {
   json?: string[];
 }
 
+// JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, not stored as U+FFFD.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
