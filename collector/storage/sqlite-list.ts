@@ -26,6 +26,20 @@ const COLUMNS = ['seq', 'id', 'service', 'instance', 'started_at', 'duration_ms'
   .map((c) => `c.${c}`)
   .join(', ');
 
+/**
+ * The buckets of captures_trace (migration 4) as rows `b.v`, newest first, from @newestBucket down to
+ * @oldestBucket (see traceBucketParams). Joined with `CROSS JOIN captures AS c INDEXED BY
+ * captures_trace ON (c.seq >> 10) = b.v AND c.trace_id = @traceId`, a trace's captures are found with
+ * one index seek per bucket. The bounds are parameters, not subqueries: with `(SELECT MAX(seq) ...)`
+ * in the recursive CTE the same lookup took 6-9 ms instead of 1-2 at a million captures.
+ */
+export const TRACE_BUCKETS = '(WITH RECURSIVE k(v) AS (SELECT @newestBucket UNION ALL SELECT v - 1 FROM k WHERE v > @oldestBucket) SELECT v FROM k) AS b';
+
+/** The parameters of TRACE_BUCKETS for display ids from `oldestSeq` to `newestSeq`. */
+export function traceBucketParams(oldestSeq: number, newestSeq: number): { oldestBucket: number; newestBucket: number } {
+  return { oldestBucket: Math.floor(oldestSeq / 1024), newestBucket: Math.floor(newestSeq / 1024) };
+}
+
 /** Filters that can be applied to a row as it is read, beside the one that chose the index. */
 type Column = 'status' | 'service' | 'path' | 'since' | 'traceId' | 'rule' | 'beforeSeq';
 
@@ -48,6 +62,7 @@ export class SqliteLister {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #maxSeq: Database.Statement;
+  readonly #minSeq: Database.Statement;
   readonly #newestIn: Database.Transaction<(filter: CaptureFilter, limit: number) => SummaryRow[]>;
 
   readonly #window: number | undefined;
@@ -57,6 +72,7 @@ export class SqliteLister {
     this.#db = db;
     this.#window = options.window;
     this.#maxSeq = db.prepare('SELECT MAX(seq) FROM captures').pluck();
+    this.#minSeq = db.prepare('SELECT MIN(seq) FROM captures').pluck();
     // Deferred: reads only, and both steps see the same captures.
     this.#newestIn = db.transaction((filter: CaptureFilter, limit: number) => this.#newest(filter, limit));
   }
@@ -156,7 +172,9 @@ export class SqliteLister {
     };
 
     if (filter.traceId !== undefined) {
-      return [way('captures AS c INDEXED BY captures_trace_id', ['c.trace_id = @traceId', 'c.seq < @lo'], ['traceId'])];
+      Object.assign(base, traceBucketParams((this.#minSeq.get() as number | null) ?? lo, lo - 1));
+      const from = `${TRACE_BUCKETS} CROSS JOIN captures AS c INDEXED BY captures_trace`;
+      return [way(from, ['(c.seq >> 10) = b.v', 'c.trace_id = @traceId', 'c.seq < @lo'], ['traceId'])];
     }
     if (filter.service !== undefined && (filter.status || filter.path !== undefined)) {
       // Within one service and status, the entries of the path prefix are exactly the matches.

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
 import { asSeq, listedValues, storedJsonOf, toAgent, toSummary, type AgentRow } from './capture-fields.js';
-import { SqliteLister } from './sqlite-list.js';
+import { SqliteLister, TRACE_BUCKETS, traceBucketParams } from './sqlite-list.js';
 import { migrate } from './sqlite-migrations.js';
 import { configureConnection, createGroupInsert, type WriterAnswer, type WriterBatch } from './sqlite-insert.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
@@ -131,19 +131,24 @@ export class SqliteStore implements CaptureStore {
     this.#deleteById = this.#db.prepare('DELETE FROM captures WHERE id = ?');
     // capture_totals moves in every insert's (sqlite-insert.ts) and delete's (trigger) transaction (migration 3).
     this.#totals = this.#db.prepare('SELECT captures, bytes FROM capture_totals WHERE id = 1');
-    // Both through captures_trace_id (migration 1). The limit is applied before the join, so a trace
-    // with very many captures (a client that sends one fixed traceparent) sorts index rows, and only
-    // the kept records are read.
-    const countTrace = this.#db.prepare('SELECT COUNT(*) FROM captures WHERE trace_id = ?').pluck();
+    // Both through captures_trace, bucket by bucket (migration 4). The limit is applied before the
+    // join, so a trace with very many captures (a client that sends one fixed traceparent) sorts index
+    // rows, and only the kept records are read.
+    const inTrace = `${TRACE_BUCKETS} CROSS JOIN captures AS c INDEXED BY captures_trace WHERE (c.seq >> 10) = b.v AND c.trace_id = @traceId`;
+    const seqs = this.#db.prepare('SELECT MIN(seq) AS oldest, MAX(seq) AS newest FROM captures');
+    const countTrace = this.#db.prepare(`SELECT COUNT(*) FROM ${inTrace}`).pluck();
     const traceRecords = this.#db.prepare(`SELECT r.seq AS seq, r.record AS record
-      FROM (SELECT seq, started_at FROM captures WHERE trace_id = @traceId ORDER BY started_at, seq LIMIT @limit) c
+      FROM (SELECT c.seq AS seq, c.started_at AS started_at FROM ${inTrace} ORDER BY c.started_at, c.seq LIMIT @limit) c
       JOIN capture_records r ON r.seq = c.seq
       ORDER BY c.started_at, c.seq`);
     // One read transaction: the count and the records come from the same snapshot.
     this.#trace = this.#db.transaction((traceId: string, limit: number): TraceCaptures => {
-      const total = countTrace.get(traceId) as number;
+      const { oldest, newest } = seqs.get() as { oldest: number | null; newest: number | null };
+      if (oldest === null || newest === null) return { total: 0, captures: [] };
+      const params = { traceId, limit, ...traceBucketParams(oldest, newest) };
+      const total = countTrace.get(params) as number;
       if (total === 0) return { total, captures: [] };
-      const rows = traceRecords.all({ traceId, limit }) as Array<{ seq: number; record: string }>;
+      const rows = traceRecords.all(params) as Array<{ seq: number; record: string }>;
       return { total, captures: rows.map(toRecord) };
     });
     this.#ping = this.#db.prepare('SELECT 1 AS ok');

@@ -29,6 +29,7 @@ test('reopening an existing file keeps data and does not re-run migrations', asy
     { version: 1, name: 'captures' },
     { version: 2, name: 'tapconfigs' },
     { version: 3, name: 'list indexes and totals' },
+    { version: 4, name: 'trace index by bucket' },
   ]);
   assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
 });
@@ -96,9 +97,70 @@ test('a database of schema 2 with captures is migrated: the totals count them, t
     'captures_started_at',
     'captures_status',
     'captures_status_path',
-    'captures_trace_id',
+    'captures_trace',
   ]);
   assert.equal(raw.pragma('integrity_check', { simple: true }), 'ok');
+});
+
+test('a database of schema 3 is migrated: a trace is found across buckets of display ids, before and after old captures go', async (t) => {
+  const file = path.join(await tempDir(t), 'loop.db');
+  const old = new Database(file);
+  old.pragma('journal_mode = WAL');
+  old.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const apply = (migration: (typeof migrations)[number]): void => {
+    old.exec(migration.sql);
+    old.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(migration.version, migration.name);
+  };
+  apply(migrations[0]!);
+  apply(migrations[1]!);
+  // 3000 captures, three buckets of 1024 display ids; trace "a" has one in each bucket.
+  const traceOf = (seq: number): string => ([5, 1500, 2999].includes(seq) ? 'a'.repeat(32) : seq.toString(16).padStart(32, '0'));
+  const insertCapture = old.prepare(`INSERT INTO captures (id, service, instance, started_at, duration_ms, method, path, url, status,
+    destination, trace_id, aborted, size, received_at) VALUES (?, 'web', 'h:1', ?, 1, 'GET', '/', '/', 500, 'web:9090', ?, 0, 2, 0)`);
+  const insertRecord = old.prepare('INSERT INTO capture_records (seq, record) VALUES (?, ?)');
+  old.transaction(() => {
+    for (let seq = 1; seq <= 3000; seq++) {
+      insertCapture.run(`c${seq}`, seq, traceOf(seq));
+      insertRecord.run(seq, JSON.stringify({ id: `c${seq}` }));
+    }
+  })();
+  // Migration 3 counts the captures there are into capture_totals, as it did for a real file.
+  apply(migrations[2]!);
+  old.close();
+
+  const store = new SqliteStore(file);
+  t.after(() => store.close());
+  const trace = 'a'.repeat(32);
+  const ids = (filter: Parameters<SqliteStore['list']>[0]): string[] => store.list(filter).map((c) => c.id);
+  assert.deepEqual((store.trace(trace, 10) as { captures: Array<{ id: string }> }).captures.map((c) => c.id), ['c5', 'c1500', 'c2999']);
+  assert.equal(store.trace(trace, 2).total, 3);
+  assert.deepEqual(ids({ traceId: trace, limit: 10, order: 'desc' }), ['c2999', 'c1500', 'c5']);
+  // Below the newest window (older than display id 1600), bucket by bucket.
+  assert.deepEqual(ids({ traceId: trace, limit: 10, order: 'desc', beforeSeq: 1600 }), ['c1500', 'c5']);
+  assert.deepEqual(ids({ traceId: '0'.repeat(29) + 'bb8', limit: 10 }), ['c3000']);
+  // A capture stored now goes into the new index; the oldest bucket emptied, the rest is still found.
+  const added = sampleCapture({ trace: { traceId: trace, spanId: '00f067aa0ba902b7' } });
+  await store.insert([added]);
+  assert.equal((await store.prune({ maxCount: 2000 })).deleted, 1001);
+  assert.deepEqual(ids({ traceId: trace, limit: 10, order: 'desc' }), [added.id, 'c2999', 'c1500']);
+  assert.equal(store.trace(trace, 10).total, 3);
+  assert.equal(store.trace('f'.repeat(32), 10).total, 0);
+
+  const raw = new Database(file, { readonly: true });
+  t.after(() => raw.close());
+  // The file keeps the page size it was made with; new files get 16 KiB (sqlite-insert.ts).
+  assert.equal(raw.pragma('page_size', { simple: true }), 4096);
+  assert.equal(raw.pragma('integrity_check', { simple: true }), 'ok');
+});
+
+test('a new database file has pages of 16 KiB', async (t) => {
+  const file = path.join(await tempDir(t), 'loop.db');
+  const store = new SqliteStore(file);
+  await store.insert([sampleCapture()]);
+  await store.close();
+  const raw = new Database(file, { readonly: true });
+  t.after(() => raw.close());
+  assert.equal(raw.pragma('page_size', { simple: true }), 16384);
 });
 
 test('a database from a newer schema is refused with the fix in the message', async (t) => {
@@ -109,7 +171,7 @@ test('a database from a newer schema is refused with the fix in the message', as
   raw.close();
   assert.throws(() => new SqliteStore(file), {
     code: codes.STORAGE,
-    message: `the database ${file} has schema version 99, newer than this httploop knows (3); upgrade httploop or use another --db file`,
+    message: `the database ${file} has schema version 99, newer than this httploop knows (4); upgrade httploop or use another --db file`,
   });
 });
 
