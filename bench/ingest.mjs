@@ -9,6 +9,7 @@
 // (default postgres://postgres@127.0.0.1:5432/test; a fresh schema is created and dropped), --cpu-prof DIR
 // (the `loopctl serve` process writes a V8 CPU profile there when it stops).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +43,8 @@ function capture(i) {
     outbound: [],
     rules: ['default'],
     redacted: ['request.headers.authorization'],
-    trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' },
+    // A trace id of its own, random as in production: one fixed id would flatter the trace index.
+    trace: { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') },
     request: {
       method: 'POST',
       url: `/api/orders/${i}?expand=items`,
