@@ -4,7 +4,7 @@
 // insert() (so the rows, the rule index and the totals are exactly what a collector would have), then
 // times list() for every filter shape that `loopctl list` and the console send (limit 100, newest
 // first, as GET /v1/captures?...&limit=&order=desc asks), and count() / storedBytes() (what /metrics
-// reads on every scrape) and services() (what the background pruner reads).
+// reads on every scrape), services() (what the background pruner reads) and trace() (a trace's captures).
 //
 // Flags: --backend sqlite|pg|both (default both), --count N (default 1000000), --runs R (timed rounds
 // per shape, default 30), --pg URL (default postgres://postgres@127.0.0.1:5432/test; a fresh schema is
@@ -267,6 +267,8 @@ async function measure(store, now) {
     ['count()', () => store.count()],
     ['storedBytes()', () => store.storedBytes()],
     ['services()', () => store.services()],
+    // GET /v1/traces/:traceId and `loopctl trace`: every capture of one trace, whole.
+    ['trace(traceId)', () => store.trace(traceIds[1] ?? traceIds[0] ?? '0'.repeat(32), 1000)],
   ]) {
     const samples = [];
     let value;
@@ -281,7 +283,7 @@ async function measure(store, now) {
       results[name] = { p50: NaN, p95: Infinity };
       continue;
     }
-    results[name] = line(name, samples, `= ${Array.isArray(value) ? `${value.length} services` : value.toLocaleString('en')}`);
+    results[name] = line(name, samples, `= ${Array.isArray(value) ? `${value.length} services` : typeof value === 'object' ? `${value.total} captures` : value.toLocaleString('en')}`);
   }
   return results;
 }

@@ -131,25 +131,25 @@ export class SqliteStore implements CaptureStore {
     this.#deleteById = this.#db.prepare('DELETE FROM captures WHERE id = ?');
     // capture_totals moves in every insert's (sqlite-insert.ts) and delete's (trigger) transaction (migration 3).
     this.#totals = this.#db.prepare('SELECT captures, bytes FROM capture_totals WHERE id = 1');
-    // Both through captures_trace, bucket by bucket (migration 4). The limit is applied before the
-    // join, so a trace with very many captures (a client that sends one fixed traceparent) sorts index
-    // rows, and only the kept records are read.
-    const inTrace = `${TRACE_BUCKETS} CROSS JOIN captures AS c INDEXED BY captures_trace WHERE (c.seq >> 10) = b.v AND c.trace_id = @traceId`;
-    const seqs = this.#db.prepare('SELECT MIN(seq) AS oldest, MAX(seq) AS newest FROM captures');
-    const countTrace = this.#db.prepare(`SELECT COUNT(*) FROM ${inTrace}`).pluck();
-    const traceRecords = this.#db.prepare(`SELECT r.seq AS seq, r.record AS record
-      FROM (SELECT c.seq AS seq, c.started_at AS started_at FROM ${inTrace} ORDER BY c.started_at, c.seq LIMIT @limit) c
+    // Through captures_trace, bucket by bucket (migration 4), in one walk: the count is a window over
+    // all matches, and the limit is applied before the join, so a trace with very many captures (a
+    // client that sends one fixed traceparent) sorts index rows, and only the kept records are read.
+    const traceRecords = this.#db.prepare(`SELECT r.seq AS seq, r.record AS record, c.total AS total
+      FROM (SELECT c.seq AS seq, c.started_at AS started_at, COUNT(*) OVER () AS total
+            FROM ${TRACE_BUCKETS} CROSS JOIN captures AS c INDEXED BY captures_trace
+            WHERE (c.seq >> 10) = b.v AND c.trace_id = @traceId
+            ORDER BY c.started_at, c.seq LIMIT @limit) c
       JOIN capture_records r ON r.seq = c.seq
       ORDER BY c.started_at, c.seq`);
-    // One read transaction: the count and the records come from the same snapshot.
+    // Two subqueries: SQLite answers MIN or MAX alone from the end of the primary key, both in one
+    // SELECT by reading every row.
+    const seqs = this.#db.prepare('SELECT (SELECT MIN(seq) FROM captures) AS oldest, (SELECT MAX(seq) FROM captures) AS newest');
+    // One read transaction: the bounds and the records come from the same snapshot.
     this.#trace = this.#db.transaction((traceId: string, limit: number): TraceCaptures => {
       const { oldest, newest } = seqs.get() as { oldest: number | null; newest: number | null };
       if (oldest === null || newest === null) return { total: 0, captures: [] };
-      const params = { traceId, limit, ...traceBucketParams(oldest, newest) };
-      const total = countTrace.get(params) as number;
-      if (total === 0) return { total, captures: [] };
-      const rows = traceRecords.all(params) as Array<{ seq: number; record: string }>;
-      return { total, captures: rows.map(toRecord) };
+      const rows = traceRecords.all({ traceId, limit, ...traceBucketParams(oldest, newest) }) as Array<{ seq: number; record: string; total: number }>;
+      return { total: rows[0]?.total ?? 0, captures: rows.map(toRecord) };
     });
     this.#ping = this.#db.prepare('SELECT 1 AS ok');
 
