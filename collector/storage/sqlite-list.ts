@@ -27,15 +27,20 @@ const COLUMNS = ['seq', 'id', 'service', 'instance', 'started_at', 'duration_ms'
   .join(', ');
 
 /**
- * The buckets of captures_trace (migration 4) as rows `b.v`, newest first, from @newestBucket down to
- * @oldestBucket (see traceBucketParams). Joined with `CROSS JOIN captures AS c INDEXED BY
- * captures_trace ON (c.seq >> 10) = b.v AND c.trace_id = @traceId`, a trace's captures are found with
- * one index seek per bucket. The bounds are parameters, not subqueries: with `(SELECT MAX(seq) ...)`
- * in the recursive CTE the same lookup took 6-9 ms instead of 1-2 at a million captures.
+ * A trace's captures `c`, through captures_trace (migration 4, keyed by `seq >> 10`, buckets of 1024
+ * display ids): the buckets from @newestBucket down to @oldestBucket (traceBucketParams) as rows `b.v`,
+ * each joined with one index seek on TRACE_MATCH. The bounds are parameters, not subqueries: with
+ * `(SELECT MAX(seq) ...)` in the recursive CTE the same lookup took 6-9 ms instead of 1-2 at a million
+ * captures.
  */
-export const TRACE_BUCKETS = '(WITH RECURSIVE k(v) AS (SELECT @newestBucket UNION ALL SELECT v - 1 FROM k WHERE v > @oldestBucket) SELECT v FROM k) AS b';
+export const TRACE_CAPTURES =
+  '(WITH RECURSIVE k(v) AS (SELECT @newestBucket UNION ALL SELECT v - 1 FROM k WHERE v > @oldestBucket) SELECT v FROM k) AS b ' +
+  'CROSS JOIN captures AS c INDEXED BY captures_trace';
 
-/** The parameters of TRACE_BUCKETS for display ids from `oldestSeq` to `newestSeq`. */
+/** The conditions that pick trace @traceId's captures in TRACE_CAPTURES. */
+export const TRACE_MATCH = ['(c.seq >> 10) = b.v', 'c.trace_id = @traceId'];
+
+/** The parameters of TRACE_CAPTURES for display ids from `oldestSeq` to `newestSeq`. */
 export function traceBucketParams(oldestSeq: number, newestSeq: number): { oldestBucket: number; newestBucket: number } {
   return { oldestBucket: Math.floor(oldestSeq / 1024), newestBucket: Math.floor(newestSeq / 1024) };
 }
@@ -173,8 +178,7 @@ export class SqliteLister {
 
     if (filter.traceId !== undefined) {
       Object.assign(base, traceBucketParams((this.#minSeq.get() as number | null) ?? lo, lo - 1));
-      const from = `${TRACE_BUCKETS} CROSS JOIN captures AS c INDEXED BY captures_trace`;
-      return [way(from, ['(c.seq >> 10) = b.v', 'c.trace_id = @traceId', 'c.seq < @lo'], ['traceId'])];
+      return [way(TRACE_CAPTURES, [...TRACE_MATCH, 'c.seq < @lo'], ['traceId'])];
     }
     if (filter.service !== undefined && (filter.status || filter.path !== undefined)) {
       // Within one service and status, the entries of the path prefix are exactly the matches.

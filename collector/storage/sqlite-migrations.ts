@@ -130,7 +130,7 @@ export const migrations: readonly Migration[] = [
     // machine 32 µs a capture at 100 000 captures, 54 at 300 000, against 23 without the index). Keyed
     // first by the display id's bucket of 1024, new entries land in the newest bucket's few pages, and
     // the cost stays that of a table of 1024 captures. A trace is found with one index seek per bucket
-    // (sqlite-list.ts TRACE_BUCKETS): about a thousand per million captures.
+    // (sqlite-list.ts TRACE_CAPTURES): about a thousand per million captures.
     sql: `
       CREATE INDEX captures_trace ON captures(seq >> 10, trace_id);
       DROP INDEX captures_trace_id;

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { CaptureRecord, CaptureSummary } from '../../src/capture/record.js';
 import { LoopError, codes } from '../../src/errors.js';
 import { asSeq, listedValues, storedJsonOf, toAgent, toSummary, type AgentRow } from './capture-fields.js';
-import { SqliteLister, TRACE_BUCKETS, traceBucketParams } from './sqlite-list.js';
+import { SqliteLister, TRACE_CAPTURES, TRACE_MATCH, traceBucketParams } from './sqlite-list.js';
 import { migrate } from './sqlite-migrations.js';
 import { configureConnection, createGroupInsert, type WriterAnswer, type WriterBatch } from './sqlite-insert.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
@@ -136,8 +136,7 @@ export class SqliteStore implements CaptureStore {
     // client that sends one fixed traceparent) sorts index rows, and only the kept records are read.
     const traceRecords = this.#db.prepare(`SELECT r.seq AS seq, r.record AS record, c.total AS total
       FROM (SELECT c.seq AS seq, c.started_at AS started_at, COUNT(*) OVER () AS total
-            FROM ${TRACE_BUCKETS} CROSS JOIN captures AS c INDEXED BY captures_trace
-            WHERE (c.seq >> 10) = b.v AND c.trace_id = @traceId
+            FROM ${TRACE_CAPTURES} WHERE ${TRACE_MATCH.join(' AND ')}
             ORDER BY c.started_at, c.seq LIMIT @limit) c
       JOIN capture_records r ON r.seq = c.seq
       ORDER BY c.started_at, c.seq`);
