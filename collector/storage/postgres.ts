@@ -46,7 +46,7 @@ const types = {
     oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-const INSERT_CAPTURES = `INSERT INTO captures
+export const INSERT_CAPTURES = `INSERT INTO captures
     (id, service, instance, started_at, duration_ms, method, path, url, status, destination, route,
      trace_id, aborted, error, size, received_at)
   SELECT t.id, t.service, t.instance, t.started_at, t.duration_ms, t.method, t.path, t.url, t.status,
@@ -57,7 +57,9 @@ const INSERT_CAPTURES = `INSERT INTO captures
        destination, route, trace_id, aborted, error, size, ord)
   -- Filtered first, not only ON CONFLICT: a conflicting row still draws an identity value, and display
   -- ids should stay 1, 2, 3 when batches are retried. ON CONFLICT covers two collectors racing.
-  WHERE NOT EXISTS (SELECT 1 FROM captures c WHERE c.id = t.id)
+  -- OFFSET 0 keeps the lookup a subplan, one probe of captures_id_key per capture: as a join, the
+  -- planner hashed every id in the table for each batch (a sequential scan, 40 ms at 30 000 rows).
+  WHERE NOT EXISTS (SELECT 1 FROM captures c WHERE c.id = t.id OFFSET 0)
   ORDER BY t.ord
   ON CONFLICT (id) DO NOTHING
   RETURNING seq, id`;
