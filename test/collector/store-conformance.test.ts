@@ -665,8 +665,8 @@ describe('PostgreSQL only', () => {
   });
 
   test('an insert finds the ids already stored through captures_id_key, whatever the table holds', async (t) => {
-    // As a join, the planner hashed every stored id for each batch (a sequential scan of captures):
-    // 40 ms a batch at 30 000 rows, growing with the table. The plan is checked, not a time.
+    // As a join, the planner hashed every stored id for each batch while the table looked small enough
+    // (a sequential scan of captures, 40 ms a batch at 30 000 rows). The plan is checked, not a time.
     const schema = await freshPgSchema(t);
     const store = new PostgresStore(schema.url);
     t.after(() => store.close());
