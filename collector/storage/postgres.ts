@@ -46,6 +46,7 @@ const types = {
     oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/** Inserts a batch's new captures, returning their display ids (exported for the test of its plan). */
 export const INSERT_CAPTURES = `INSERT INTO captures
     (id, service, instance, started_at, duration_ms, method, path, url, status, destination, route,
      trace_id, aborted, error, size, received_at)
