@@ -46,7 +46,7 @@ const types = {
     oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Inserts a batch's new captures, returning their display ids (exported for the test of its plan). */
+/** Inserts a batch's new captures (parameters: insertCapturesParams), returning their display ids; exported for the test of its plan. */
 export const INSERT_CAPTURES = `INSERT INTO captures
     (id, service, instance, started_at, duration_ms, method, path, url, status, destination, route,
      trace_id, aborted, error, size, received_at)
@@ -65,6 +65,18 @@ export const INSERT_CAPTURES = `INSERT INTO captures
   ORDER BY t.ord
   ON CONFLICT (id) DO NOTHING
   RETURNING seq, id`;
+
+type ListedRow = ReturnType<typeof listedValues>;
+
+/**
+ * INSERT_CAPTURES's parameters for these rows (listedValues): one array per listed column, then
+ * received_at. PostgreSQL text cannot hold NUL; the record (JSON, where NUL is escaped) keeps the real value.
+ */
+export function insertCapturesParams(rows: readonly ListedRow[], receivedAt: number): unknown[] {
+  const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+  for (const row of rows) row.forEach((value, c) => columns[c]!.push(typeof value === 'string' ? withoutNul(value) : value));
+  return [...columns, receivedAt];
+}
 
 const INSERT_RECORDS = `INSERT INTO capture_records (seq, record)
   SELECT * FROM unnest($1::bigint[], string_to_array($2::text, E'\\n'))`;
@@ -181,20 +193,19 @@ export class PostgresStore implements CaptureStore {
     if (fresh.length === 0) return { inserted: 0, duplicates: records.length };
     const jsonById = new Map<string, string>();
     const rulesById = new Map<string, string[]>();
-    const columns: unknown[][] = Array.from({ length: 15 }, () => []);
+    const listed: ListedRow[] = [];
     for (const i of fresh) {
       const record = records[i]!;
       const json = storedJsonOf(record, received?.[i]);
       jsonById.set(record.id, json);
       rulesById.set(record.id, [...new Set(record.rules)]);
-      const values = listedValues(record, Buffer.byteLength(json));
-      // PostgreSQL text cannot hold NUL; the record (JSON, where NUL is escaped) keeps the real value.
-      values.forEach((value, c) => columns[c]!.push(typeof value === 'string' ? withoutNul(value) : value));
+      listed.push(listedValues(record, Buffer.byteLength(json)));
     }
+    const params = insertCapturesParams(listed, Date.now());
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#transaction(async (client) => {
-          const { rows } = await client.query<{ seq: number; id: string }>(INSERT_CAPTURES, [...columns, Date.now()]);
+          const { rows } = await client.query<{ seq: number; id: string }>(INSERT_CAPTURES, params);
           if (rows.length > 0) {
             const seqs = rows.map((r) => r.seq);
             // The records as one text, one per line: JSON.stringify's output has no raw newline (nor NUL),

@@ -9,7 +9,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { PostgresStore, SqliteStore, codes, createCollector, startCollector, type CaptureStore } from '../../collector/index.js';
 import { listedValues } from '../../collector/storage/capture-fields.js';
 import { pgMigrations } from '../../collector/storage/postgres-migrations.js';
-import { INSERT_CAPTURES } from '../../collector/storage/postgres.js';
+import { INSERT_CAPTURES, insertCapturesParams } from '../../collector/storage/postgres.js';
 import type { TapConfig } from '../../src/match/tapconfig.js';
 import { httpRequest, ingest, sampleCapture, tempDir } from '../helpers.js';
 import { freshPgSchema, schemaUrl } from '../pg-schema.js';
@@ -673,11 +673,11 @@ describe('PostgreSQL only', () => {
     await store.ready();
     for (let b = 0; b < 10; b++) await store.insert(Array.from({ length: 500 }, () => sampleCapture()));
     await schema.query('ANALYZE captures');
-    const columns: unknown[][] = Array.from({ length: 15 }, () => []);
-    for (const record of Array.from({ length: 500 }, () => sampleCapture())) {
-      listedValues(record, 100).forEach((value, c) => columns[c]!.push(value));
-    }
-    const plan = (await schema.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${INSERT_CAPTURES}`, [...columns, Date.now()]))
+    const params = insertCapturesParams(
+      Array.from({ length: 500 }, () => listedValues(sampleCapture(), 100)),
+      Date.now(),
+    );
+    const plan = (await schema.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${INSERT_CAPTURES}`, params))
       .map((row) => row['QUERY PLAN'])
       .join('\n');
     assert.match(plan, /Index (Only )?Scan using captures_id_key on captures c/, plan);
